@@ -1,0 +1,99 @@
+"""Shared fixtures: settings on a fresh SQLite or PostgreSQL database, running services."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres import fresh_database, throwaway_server
+from vigil.app import Services, start_services, stop_services
+from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    url = os.environ.get("VIGIL_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with throwaway_server() as started:
+        yield started
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database on each backend the suite covers."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    with fresh_database(server) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a test: its own data folder and database, fast timings."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key",
+        database={"url": database_url},
+        node={
+            "connect_timeout_seconds": 3,
+            "stall_timeout_seconds": 3,
+            "reconnect_min_seconds": 0.5,
+            "reconnect_max_seconds": 2,
+            "outbox_retry_seconds": 0.2,
+        },
+        retention={"interval_seconds": 3600, "min_free_bytes": 0},
+        cameras={"segment_seconds": 2},
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    running = await start_services(settings)
+    try:
+        yield running
+    finally:
+        await stop_services(running)
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test: no line logged may carry a secret the tests use."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="vigil")
+    yield
+    for record in caplog.get_records("call") + caplog.get_records("setup"):
+        message = record.getMessage()
+        for secret in SECRETS:
+            assert secret not in message, f"secret leaked into a log line: {message!r}"
+
+
+# Passwords and keys the tests use; none of them may ever appear in a log line.
+SECRETS = ("s3cret-Pa55", "test-secret-key", "hunter2-camera")
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatedCameras]:
+    """Four simulated cameras with audio, shared by the suite (faults are undone per test)."""
+    with SimulatedCameras(cameras=4, **SMALL_CLIP) as cameras:
+        yield cameras
+
+
+@pytest.fixture(scope="session")
+def silent_sim() -> Iterator[SimulatedCameras]:
+    """One simulated camera without audio."""
+    with SimulatedCameras(cameras=1, audio=False, **SMALL_CLIP) as cameras:
+        yield cameras
+
+
+SMALL_CLIP = {"width": 320, "height": 240, "fps": 10, "bitrate_kbps": 300, "loop_seconds": 20}

@@ -1,0 +1,135 @@
+"""`vigil serve` killed with SIGKILL mid-recording, then started again: nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.node.helpers import segments_of
+from vigil.app import start_services, stop_services
+from vigil.node.layout import INCOMING, start_from_key
+from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
+from vigil.timeutil import now_ms
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_environment(settings: Settings, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(settings.data_dir),
+        "VIGIL_SECRET_KEY": settings.secret_key,
+        "VIGIL_DATABASE__URL": settings.database.url,
+        "VIGIL_SERVER__PORT": str(port),
+        "VIGIL_NODE__STALL_TIMEOUT_SECONDS": "3",
+        "VIGIL_RETENTION__MIN_FREE_BYTES": "0",
+    }
+
+
+async def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base) as http:
+        while time.monotonic() < deadline:
+            assert server.poll() is None, f"vigil serve exited:\n{log.read_text()}"
+            try:
+                if (await http.get("/api/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"vigil serve did not come up:\n{log.read_text()}")
+
+
+def ffmpegs_writing_to(folder: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "ffmpeg" in cmdline and str(folder) in cmdline:
+            found.append(proc)
+    return found
+
+
+async def test_sigkill_mid_recording_loses_nothing(
+    settings: Settings, sim: SimulatedCameras, tmp_path: Path
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "vigil", "serve"],
+            env=server_environment(settings, port),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await wait_until_up(base, server, log)
+        async with httpx.AsyncClient(base_url=base) as http:
+            ids = []
+            for index in range(2):
+                response = await http.post(
+                    "/api/cameras",
+                    json={
+                        "name": f"crash {index}",
+                        "main_url": sim.urls[index],
+                        "segment_seconds": 1,
+                    },
+                )
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["id"])
+            indexed: set[str] = set()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                indexed = set()
+                for camera_id in ids:
+                    body = (await http.get(f"/api/cameras/{camera_id}/recordings")).json()
+                    indexed |= {s["path"] for s in body["segments"]}
+                if len(indexed) >= 8:
+                    break
+                await asyncio.sleep(0.3)
+            assert len(indexed) >= 8, log.read_text()
+        await asyncio.sleep(0.5)  # mid-segment
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        killed_at = now_ms()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+    recordings = settings.recordings_dir
+    deadline = time.monotonic() + 15
+    while ffmpegs_writing_to(recordings) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not ffmpegs_writing_to(recordings), "ffmpeg outlived the killed server"
+
+    def before_the_crash(keys: set[str]) -> set[str]:
+        # The restarted server records again at once; judge only what the killed one wrote.
+        return {k for k in keys if (start_from_key(k) or 0) < killed_at}
+
+    restarted = await start_services(settings)
+    try:
+        after: set[str] = set()
+        for camera_id in ids:
+            after |= {s.path for s in await segments_of(restarted, camera_id)}
+            incoming = recordings / str(camera_id) / INCOMING
+            assert not [p for p in incoming.iterdir() if p.stat().st_mtime * 1000 < killed_at]
+        on_disk = {p.relative_to(recordings).as_posix() for p in recordings.glob("*/*/*/*.mp4")}
+        assert indexed <= after, "nothing indexed before the crash is lost"
+        assert before_the_crash(on_disk) == before_the_crash(after), "disk and index agree"
+    finally:
+        await stop_services(restarted)

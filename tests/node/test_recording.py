@@ -1,0 +1,146 @@
+"""Recording simulated RTSP cameras end to end: real ffmpeg, real files, real database."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import av
+
+from tests.node.helpers import segments_of, wait_segments, wait_state
+from vigil.app import Services, stop_services
+from vigil.link.messages import CameraState
+from vigil.node.layout import INCOMING
+from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
+from vigil.store.cameras import CameraFields
+
+SEGMENT_SECONDS = 2.0
+
+
+def files_on_disk(settings: Settings, camera_id: int) -> set[str]:
+    root = settings.recordings_dir
+    return {
+        p.relative_to(root).as_posix() for p in (root / str(camera_id)).glob("????-??-??/??/*.mp4")
+    }
+
+
+def streams_of(path: Path) -> tuple[str | None, str | None, float]:
+    """(video codec, audio codec, seconds of video) of a recorded file, read with PyAV."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        pts = [p.pts for p in container.demux(video) if p.pts is not None]
+        assert video.time_base is not None
+        frame = 1 / float(video.average_rate or 10)
+        seconds = float((max(pts) - min(pts)) * video.time_base) + frame
+        return video.codec_context.name, audio, seconds
+
+
+async def test_three_cameras_record_contiguous_indexed_segments(
+    services: Services, settings: Settings, sim: SimulatedCameras, silent_sim: SimulatedCameras
+) -> None:
+    sources = [(sim.urls[0], "aac"), (sim.urls[1], "aac"), (silent_sim.urls[0], None)]
+    cameras = [
+        await services.cameras.create(
+            CameraFields(name=f"cam {i}", main_url=url, segment_seconds=SEGMENT_SECONDS)
+        )
+        for i, (url, _) in enumerate(sources)
+    ]
+    for camera in cameras:
+        await wait_segments(services, camera.id, 5)
+    for camera in cameras:
+        assert services.nodes.status(camera.id).state == CameraState.STREAMING
+    await stop_services(services)  # a graceful stop finishes the segment being written
+
+    for camera, (_, audio_codec) in zip(cameras, sources, strict=True):
+        segments = await segments_of(services, camera.id)
+        assert {s.path for s in segments} == files_on_disk(settings, camera.id)
+        assert not any((settings.recordings_dir / str(camera.id) / INCOMING).iterdir())
+        for before, after in itertools.pairwise(segments):
+            assert abs(after.start_ms - before.end_ms) <= 500, "segments must be contiguous"
+        for segment in segments:
+            video, audio, seconds = streams_of(settings.recordings_dir / segment.path)
+            assert (video, audio) == ("h264", audio_codec)
+            assert (segment.video_codec, segment.audio_codec) == (video, audio)
+            assert (segment.width, segment.height) == (320, 240)
+            assert segment.size == (settings.recordings_dir / segment.path).stat().st_size
+            if segment is not segments[-1]:  # the last one ends where the stop cut it
+                assert abs(seconds - SEGMENT_SECONDS) <= 0.5
+                assert abs((segment.end_ms - segment.start_ms) / 1000 - SEGMENT_SECONDS) <= 0.5
+
+
+async def test_a_dropped_camera_comes_back_and_leaves_a_gap(
+    services: Services, sim: SimulatedCameras
+) -> None:
+    dropped = await services.cameras.create(
+        CameraFields(name="drops", main_url=sim.urls[2], segment_seconds=SEGMENT_SECONDS)
+    )
+    steady = await services.cameras.create(
+        CameraFields(name="steady", main_url=sim.urls[3], segment_seconds=SEGMENT_SECONDS)
+    )
+    await wait_segments(services, dropped.id, 2)
+    await wait_state(services, dropped.id, {CameraState.STREAMING})
+    sim.drop(sim.names[2], seconds=5)
+    await wait_state(services, dropped.id, {CameraState.OFFLINE, CameraState.ERROR}, 10)
+    before = len(await segments_of(services, dropped.id))
+    back_at = await _wait_back(sim, sim.names[2])
+    await wait_state(services, dropped.id, {CameraState.STREAMING}, 5 + 3)
+    resumed = await wait_segments(services, dropped.id, before + 2, 15)
+    status = services.nodes.status(dropped.id)
+    assert status.restarts >= 1
+    first_after = next(s for s in resumed if s.start_ms > back_at - 1000)
+    assert first_after.start_ms - back_at <= 5000, "recording resumes within 5 s of the return"
+    gaps = [b.start_ms - a.end_ms for a, b in itertools.pairwise(resumed)]
+    assert max(gaps) >= 3000, "the drop shows as a gap in the index"
+
+    steady_segments = await segments_of(services, steady.id)
+    steady_gaps = [b.start_ms - a.end_ms for a, b in itertools.pairwise(steady_segments)]
+    assert max(steady_gaps, default=0) <= 500, "the other camera is unaffected"
+    assert services.nodes.status(steady.id).restarts == 0
+
+
+async def _wait_back(sim: SimulatedCameras, name: str) -> int:
+    import asyncio
+
+    from vigil.timeutil import now_ms
+
+    while sim.status(name).state == "dropped":
+        await asyncio.sleep(0.1)
+    return now_ms()
+
+
+async def test_a_stalled_stream_is_detected_and_restarted(
+    services: Services, sim: SimulatedCameras
+) -> None:
+    camera = await services.cameras.create(
+        CameraFields(name="stalls", main_url=sim.urls[1], segment_seconds=SEGMENT_SECONDS)
+    )
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    sim.stall(sim.names[1], seconds=6)
+    try:
+        await wait_state(services, camera.id, {CameraState.STALLED}, 10)
+        assert "no data" in (services.nodes.status(camera.id).last_error or "")
+    finally:
+        sim.resume(sim.names[1])
+    await wait_state(services, camera.id, {CameraState.STREAMING}, 15)
+
+
+async def test_bad_cameras_report_errors_and_others_keep_recording(
+    services: Services, sim: SimulatedCameras
+) -> None:
+    good = await services.cameras.create(
+        CameraFields(name="good", main_url=sim.urls[0], segment_seconds=SEGMENT_SECONDS)
+    )
+    refused = await services.cameras.create(
+        CameraFields(name="nobody home", main_url="rtsp://127.0.0.1:9/cam", segment_seconds=2)
+    )
+    missing = await services.cameras.create(
+        CameraFields(name="wrong path", main_url=sim.urls[0] + "-nope", segment_seconds=2)
+    )
+    await wait_state(services, refused.id, {CameraState.ERROR})
+    await wait_state(services, missing.id, {CameraState.ERROR})
+    assert "connection refused" in (services.nodes.status(refused.id).last_error or "")
+    assert "404" in (services.nodes.status(missing.id).last_error or "")
+    await wait_segments(services, good.id, 3)
+    assert services.nodes.status(good.id).state == CameraState.STREAMING

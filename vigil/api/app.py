@@ -1,0 +1,46 @@
+"""The HTTP application: routers under ``/api``, problem details, services on app.state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from vigil import __version__
+from vigil.api.problems import install_problem_handlers
+from vigil.api.routers import API_PREFIX, cameras, recordings, storage, system
+from vigil.app import Services, start_services, stop_services
+from vigil.settings import Settings
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The API over ``services``; with none, the app starts and stops its own."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        started = await start_services(settings)
+        app.state.services = started
+        try:
+            yield
+        finally:
+            await stop_services(started)
+
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        summary="Record, watch and search IP cameras.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if services is not None:
+        app.state.services = services
+    install_problem_handlers(app)
+    for module in (system, cameras, recordings, storage):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

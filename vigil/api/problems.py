@@ -1,0 +1,199 @@
+"""Every error as RFC 9457 problem details (``application/problem+json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
+
+from vigil.cameras.service import CameraHasProtectedFootage
+from vigil.node.layout import UnsafePath
+from vigil.nodes.registry import UnknownNode
+from vigil.store.cameras import CameraNotFound, DuplicateCameraName
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; some problems add members (``errors``, ``camera_id``...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ValidationProblem(BaseModel):
+    location: str
+    detail: str
+    type: str
+
+
+class RecordingNotFound(Exception):
+    """No such recording for this camera (unknown id or path); says nothing more."""
+
+    def __init__(self) -> None:
+        super().__init__("no such recording for this camera")
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str | None = None,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extras: Any,
+) -> JSONResponse:
+    """A problem response; ``slug`` names a Vigil problem type, else the status says it all."""
+    body: dict[str, Any] = {
+        "type": f"urn:vigil:problem:{slug}" if slug else "about:blank",
+        "title": title or _phrase(status),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extras,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    # Never echo "input" or "ctx": the rejected body may hold a password.
+    bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:
+        reason = str((bad_json.get("ctx") or {}).get("error", "cannot be parsed"))
+        position = bad_json["loc"][-1] if len(bad_json["loc"]) > 1 else None
+        where = f" at character {position}" if isinstance(position, int) else ""
+        return problem(
+            request,
+            400,
+            f"The request body is not valid JSON: {reason}{where}.",
+            slug="malformed-json",
+            title="Malformed JSON body",
+        )
+    listed = [
+        ValidationProblem(
+            location=_location(e["loc"]),
+            detail=e["msg"].removeprefix("Value error, "),
+            type=e["type"],
+        )
+        for e in errors
+    ]
+    detail = "; ".join(f"{e.location}: {e.detail}" for e in listed)
+    return problem(
+        request,
+        422,
+        detail,
+        slug="invalid-request",
+        title="Invalid request",
+        errors=[e.model_dump() for e in listed],
+    )
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if exc.detail != _phrase(exc.status_code) else None
+    if exc.status_code == 404 and detail is None:
+        detail = "Nothing here: check the path."
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed here."
+    return problem(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, CameraNotFound):
+        return problem(request, 404, str(exc), slug="camera-not-found", camera_id=exc.camera_id)
+    # UnsafePath and unknown recordings alike: a prober learns nothing from the answer.
+    return problem(request, 404, "No such recording for this camera.", slug="recording-not-found")
+
+
+async def _duplicate_name(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DuplicateCameraName)
+    return problem(
+        request,
+        409,
+        f"A camera named {exc.name!r} already exists (names ignore case).",
+        slug="duplicate-camera-name",
+    )
+
+
+async def _protected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CameraHasProtectedFootage)
+    return problem(
+        request,
+        409,
+        f"The camera has {exc.count} protected segments; unprotect them before deleting it.",
+        slug="camera-has-protected-footage",
+        protected_segments=exc.count,
+    )
+
+
+async def _unknown_node(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnknownNode)
+    return problem(
+        request,
+        503,
+        f"The media node {exc.node!r} is not connected; try again when it is.",
+        slug="node-unavailable",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback and re-raises; the client learns nothing internal.
+    return problem(request, 500, "An unexpected error occurred; it has been logged.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(CameraNotFound, _not_found)
+    app.add_exception_handler(UnsafePath, _not_found)
+    app.add_exception_handler(RecordingNotFound, _not_found)
+    app.add_exception_handler(DuplicateCameraName, _duplicate_name)
+    app.add_exception_handler(CameraHasProtectedFootage, _protected)
+    app.add_exception_handler(UnknownNode, _unknown_node)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request body",
+    404: "No such camera or recording",
+    409: "Conflicts with the current state",
+    422: "Invalid request; `errors` lists each field with its location",
+    503: "The camera's media node is not connected",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problems a route can answer with."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }

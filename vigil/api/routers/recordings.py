@@ -1,0 +1,192 @@
+"""Recordings of a camera: the timeline of a range, segment files, evidence lock."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+
+from vigil.api.deps import CameraDep, SegmentId, ServicesDep
+from vigil.api.problems import RecordingNotFound, problem_responses
+from vigil.api.routers import API_PREFIX
+from vigil.api.schemas import (
+    IntervalOut,
+    ProtectedCount,
+    RecordingsOut,
+    SegmentChange,
+    SegmentOut,
+    TimeRange,
+)
+from vigil.api.types import Instant
+from vigil.app import Services
+from vigil.store.models import Segment
+from vigil.store.segments import Interval, find_gaps, merge_spans
+from vigil.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/cameras/{camera_id}", tags=["recordings"])
+
+DAY_MS = 86_400_000
+DEFAULT_RANGE_MS = DAY_MS
+# One request lists at most this much footage. 31 days of 10 s segments is ~270k rows (several
+# seconds and tens of MB of JSON): a client showing a timeline should ask for less.
+MAX_RANGE_MS = 31 * DAY_MS
+_MAX_KEY_LENGTH = 500
+_MP4 = {"content": {"video/mp4": {}}, "description": "the MP4 file; Range requests get 206"}
+
+
+def _invalid(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", field), "msg": message}]
+    )
+
+
+def _query_range(start: int | None, end: int | None, now: int) -> tuple[int, int]:
+    """The range asked for: by default the last day up to now; refused if backwards or long."""
+    end_ms = now if end is None else end
+    start_ms = end_ms - DEFAULT_RANGE_MS if start is None else start
+    if end_ms <= start_ms:
+        raise _invalid("end" if end is not None else "start", "end must be after start")
+    if end_ms - start_ms > MAX_RANGE_MS:
+        days = MAX_RANGE_MS // DAY_MS
+        raise _invalid("end" if end is not None else "start", f"range longer than {days} days")
+    return start_ms, end_ms
+
+
+def _file_url(request: Request, camera_id: int, segment_id: int) -> str:
+    # Built by hand: a day of segments is thousands of URLs, too many for url_path_for.
+    root = request.scope.get("root_path", "")
+    return f"{root}{API_PREFIX}/cameras/{camera_id}/segments/{segment_id}/file"
+
+
+def _segment_out(request: Request, seg: Segment) -> SegmentOut:
+    return SegmentOut.build(seg, _file_url(request, seg.camera_id, seg.id))
+
+
+def _file(services: Services, seg: Segment) -> FileResponse:
+    """The segment's file, or RecordingNotFound (404) if it is gone from disk."""
+    path = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
+    try:
+        info = path.stat()
+    except OSError:
+        raise RecordingNotFound from None
+    if not stat.S_ISREG(info.st_mode):
+        raise RecordingNotFound
+    return FileResponse(
+        path,
+        media_type="video/mp4",
+        filename=PurePosixPath(seg.path).name,
+        content_disposition_type="inline",
+        stat_result=info,
+    )
+
+
+async def _segment(services: Services, camera_id: int, segment_id: int) -> Segment:
+    seg = await services.segments.get(camera_id, segment_id)
+    if seg is None:
+        raise RecordingNotFound
+    return seg
+
+
+@router.get("/recordings", responses=problem_responses(404, 422))
+async def list_recordings(
+    camera: CameraDep,
+    request: Request,
+    services: ServicesDep,
+    start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
+    end: Annotated[Instant | None, Query(description="default: now")] = None,
+) -> RecordingsOut:
+    """Segments, continuous spans and gaps of a camera in a time range (at most 31 days)."""
+    now = now_ms()
+    start_ms, end_ms = _query_range(start, end, now)
+    segments = await services.segments.in_range(camera.id, start_ms, end_ms)
+    spans = [
+        Interval(max(span.start_ms, start_ms), min(span.end_ms, end_ms))
+        for span in merge_spans(segments)
+    ]
+    gaps = find_gaps(spans, start_ms, min(end_ms, now))
+    return RecordingsOut(
+        camera_id=camera.id,
+        start=start_ms,
+        end=end_ms,
+        segments=[_segment_out(request, seg) for seg in segments],
+        spans=[IntervalOut(start=s.start_ms, end=s.end_ms) for s in spans],
+        gaps=[IntervalOut(start=g.start_ms, end=g.end_ms) for g in gaps],
+        total_bytes=sum(seg.size for seg in segments),
+    )
+
+
+@router.get("/segments/{segment_id}", responses=problem_responses(404, 422))
+async def get_segment(
+    camera: CameraDep, segment_id: SegmentId, request: Request, services: ServicesDep
+) -> SegmentOut:
+    return _segment_out(request, await _segment(services, camera.id, segment_id))
+
+
+@router.get(
+    "/segments/{segment_id}/file",
+    name="download_segment",
+    response_class=FileResponse,
+    responses={200: _MP4, **problem_responses(404, 422)},
+)
+async def download_segment(
+    camera: CameraDep, segment_id: SegmentId, services: ServicesDep
+) -> FileResponse:
+    """The segment's MP4 file (fragmented; plays as it downloads; Range supported)."""
+    return _file(services, await _segment(services, camera.id, segment_id))
+
+
+@router.get(
+    "/files/{path:path}",
+    response_class=FileResponse,
+    responses={200: _MP4, **problem_responses(404, 422)},
+)
+async def download_file(camera: CameraDep, path: str, services: ServicesDep) -> FileResponse:
+    """A recorded file by its storage key (a segment's ``path``); only indexed keys are served."""
+    if len(path) > _MAX_KEY_LENGTH or "\x00" in path:
+        raise RecordingNotFound
+    seg = await services.segments.by_path(camera.id, path)
+    if seg is None:
+        raise RecordingNotFound
+    return _file(services, seg)
+
+
+@router.patch("/segments/{segment_id}", responses=problem_responses(400, 404, 422))
+async def change_segment(
+    camera: CameraDep,
+    segment_id: SegmentId,
+    body: SegmentChange,
+    request: Request,
+    services: ServicesDep,
+) -> SegmentOut:
+    """Protect (evidence-lock) or release one segment; retention never deletes protected ones."""
+    if not await services.segments.set_segment_protected(camera.id, segment_id, body.protected):
+        raise RecordingNotFound
+    log.info("camera %s: segment %s protected=%s", camera.id, segment_id, body.protected)
+    return _segment_out(request, await _segment(services, camera.id, segment_id))
+
+
+@router.post("/recordings/protect", responses=problem_responses(400, 404, 422))
+async def protect_range(
+    camera: CameraDep, body: TimeRange, services: ServicesDep
+) -> ProtectedCount:
+    """Protect every segment overlapping [start, end) from retention and deletion."""
+    count = await services.segments.set_protected(camera.id, body.start, body.end, True)
+    log.info("camera %s: %d segments protected", camera.id, count)
+    return ProtectedCount(segments=count)
+
+
+@router.post("/recordings/unprotect", responses=problem_responses(400, 404, 422))
+async def unprotect_range(
+    camera: CameraDep, body: TimeRange, services: ServicesDep
+) -> ProtectedCount:
+    """Release every segment overlapping [start, end); retention may then delete them."""
+    count = await services.segments.set_protected(camera.id, body.start, body.end, False)
+    log.info("camera %s: %d segments released", camera.id, count)
+    return ProtectedCount(segments=count)

@@ -1,0 +1,328 @@
+"""What the API takes in and gives back. Inputs refuse unknown fields; outputs never carry a
+password, only whether one is set."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from vigil.api.camera_urls import printable, split_stream_url
+from vigil.api.types import Instant, Timestamp
+from vigil.link.messages import CameraState, CameraStatus
+from vigil.settings import CameraDefaults
+from vigil.store.cameras import CameraFields
+from vigil.store.models import Camera, Segment
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    pass
+
+
+def _no_control_characters(text: str) -> str:
+    if not printable(text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control_characters),
+]
+StreamUrlText = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        description="rtsp, rtsps, http or https; credentials in it move to username/password",
+        examples=["rtsp://192.168.1.20:554/stream1"],
+    ),
+]
+Username = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control_characters)]
+Password = Annotated[SecretStr, Field(max_length=200, description="write-only")]
+SegmentSeconds = Annotated[float, Field(ge=1, le=600)]
+RetentionDays = Annotated[float, Field(gt=0, description="null: no age limit")]
+RetentionBytes = Annotated[int, Field(gt=0, le=2**62, description="null: no size cap")]
+
+
+class CameraRules(Input):
+    """Checks shared by create and update, and the moving of URL credentials."""
+
+    if TYPE_CHECKING:  # fields of both subclasses
+        username: str | None
+        password: SecretStr | None
+
+    @field_validator("main_url", "sub_url", check_fields=False)
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_stream_url(value)
+        return value
+
+    @field_validator("password", check_fields=False)
+    @classmethod
+    def _printable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not printable(value.get_secret_value()):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @model_validator(mode="after")
+    def _move_credentials(self) -> Self:
+        for field in ("main_url", "sub_url"):
+            text = getattr(self, field)
+            if text is None:
+                continue
+            parsed = split_stream_url(text)
+            setattr(self, field, parsed.url)
+            given = self.model_fields_set
+            if parsed.username is not None:
+                if "username" in given and self.username != parsed.username:
+                    raise ValueError(f"the user name in {field} differs from username")
+                self.username = parsed.username
+            if parsed.password is not None:
+                if "password" in given and self._password() != parsed.password:
+                    raise ValueError(f"the password in {field} differs from password")
+                self.password = SecretStr(parsed.password)
+        return self
+
+    def _password(self) -> str | None:
+        return self.password.get_secret_value() if self.password is not None else None
+
+    def _values(self) -> dict[str, Any]:
+        """The fields given, by :class:`CameraFields` name, the password in clear."""
+        values = self.model_dump(exclude_unset=True)
+        if "password" in values:
+            values["password"] = self._password()
+        if values.get("username") == "":
+            values["username"] = None
+        return values
+
+
+class CameraCreate(CameraRules):
+    name: Name
+    main_url: StreamUrlText
+    sub_url: StreamUrlText | None = None
+    username: Username | None = None
+    password: Password | None = None
+    enabled: bool = True
+    recording: bool = True
+    segment_seconds: SegmentSeconds | None = Field(
+        default=None, description="default: the server's cameras.segment_seconds"
+    )
+    retention_days: RetentionDays | None = Field(
+        default=None, description="default: the server's cameras.retention_days; null: no limit"
+    )
+    retention_max_bytes: RetentionBytes | None = None
+
+    def fields(self, defaults: CameraDefaults) -> CameraFields:
+        values = self._values()
+        values.setdefault("retention_days", defaults.retention_days)
+        if values.get("segment_seconds") is None:
+            values["segment_seconds"] = defaults.segment_seconds
+        return CameraFields(**values)
+
+
+class CameraUpdate(CameraRules):
+    """A partial update: only the fields given change; null clears an optional field."""
+
+    name: Name | None = None
+    main_url: StreamUrlText | None = None
+    sub_url: StreamUrlText | None = None
+    username: Username | None = None
+    password: Password | None = None
+    enabled: bool | None = None
+    recording: bool | None = None
+    segment_seconds: SegmentSeconds | None = None
+    retention_days: RetentionDays | None = None
+    retention_max_bytes: RetentionBytes | None = None
+
+    @field_validator("name", "main_url", "enabled", "recording", "segment_seconds")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The changed fields, by :class:`CameraFields` name."""
+        return self._values()
+
+
+class CameraStatusOut(Output):
+    state: CameraState
+    last_error: str | None
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    bitrate_bps: int | None
+    uptime_seconds: float | None = Field(description="time streaming without a break")
+    since: Timestamp | None = Field(description="when the camera entered this state")
+    restarts: int
+
+    @classmethod
+    def build(cls, status: CameraStatus, now_ms: int) -> CameraStatusOut:
+        streaming = status.state == CameraState.STREAMING and status.streaming_since_ms
+        since = status.streaming_since_ms if streaming else status.changed_ms
+        return cls(
+            state=status.state,
+            last_error=status.last_error,
+            video_codec=status.video_codec,
+            audio_codec=status.audio_codec,
+            width=status.width,
+            height=status.height,
+            fps=status.fps,
+            bitrate_bps=status.bitrate_bps,
+            uptime_seconds=max(now_ms - since, 0) / 1000 if streaming and since else None,
+            since=since or None,
+            restarts=status.restarts,
+        )
+
+
+class CameraOut(Output):
+    id: int
+    name: str
+    main_url: str
+    sub_url: str | None
+    username: str | None
+    has_password: bool
+    enabled: bool
+    recording: bool
+    segment_seconds: float
+    retention_days: float | None
+    retention_max_bytes: int | None
+    node: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    status: CameraStatusOut
+
+    @classmethod
+    def build(cls, camera: Camera, status: CameraStatusOut) -> CameraOut:
+        return cls(
+            id=camera.id,
+            name=camera.name,
+            main_url=camera.main_url,
+            sub_url=camera.sub_url,
+            username=camera.username,
+            has_password=camera.password_encrypted is not None,
+            enabled=camera.enabled,
+            recording=camera.recording,
+            segment_seconds=camera.segment_seconds,
+            retention_days=camera.retention_days,
+            retention_max_bytes=camera.retention_max_bytes,
+            node=camera.node,
+            created_at=camera.created_at,
+            updated_at=camera.updated_at,
+            status=status,
+        )
+
+
+class SegmentOut(Output):
+    id: int
+    camera_id: int
+    start: Timestamp
+    end: Timestamp
+    duration_seconds: float
+    size: int
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    protected: bool
+    path: str = Field(description="storage key under the recordings folder")
+    url: str = Field(description="where to download the file")
+
+    @classmethod
+    def build(cls, seg: Segment, url: str) -> SegmentOut:
+        return cls(
+            id=seg.id,
+            camera_id=seg.camera_id,
+            start=seg.start_ms,
+            end=seg.end_ms,
+            duration_seconds=(seg.end_ms - seg.start_ms) / 1000,
+            size=seg.size,
+            video_codec=seg.video_codec,
+            audio_codec=seg.audio_codec,
+            width=seg.width,
+            height=seg.height,
+            fps=seg.fps,
+            protected=seg.protected,
+            path=seg.path,
+            url=url,
+        )
+
+
+class IntervalOut(Output):
+    start: Timestamp
+    end: Timestamp
+
+
+class RecordingsOut(Output):
+    camera_id: int
+    start: Timestamp
+    end: Timestamp
+    segments: list[SegmentOut]
+    spans: list[IntervalOut] = Field(description="continuous recording, clipped to the range")
+    gaps: list[IntervalOut] = Field(description="no recording, up to the range's end or now")
+    total_bytes: int
+
+
+class TimeRange(Input):
+    start: Instant
+    end: Instant
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: int, info: ValidationInfo) -> int:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("end must be after start")
+        return end
+
+
+class SegmentChange(Input):
+    protected: bool
+
+
+class ProtectedCount(Output):
+    segments: int = Field(description="segments whose protection was set")
+
+
+class CameraStorage(Output):
+    camera_id: int
+    segments: int
+    bytes: int
+    oldest: Timestamp | None
+    newest: Timestamp | None
+
+
+class StorageOut(Output):
+    total_bytes: int | None = Field(description="size of the recordings disk")
+    used_bytes: int | None
+    free_bytes: int | None
+    recordings_bytes: int
+    bytes_per_day: float | None = Field(description="recording rate over the last day")
+    days_left: float | None = Field(description="free space divided by the recording rate")
+    min_free_bytes: int = Field(description="retention keeps at least this much free")
+    cameras: list[CameraStorage]
+
+
+class Health(Output):
+    status: Literal["ok"]
+    version: str

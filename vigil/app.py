@@ -1,0 +1,78 @@
+"""Composition root: settings in, running services out, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from vigil.cameras.service import CameraService
+from vigil.link.local import LocalLink
+from vigil.node.node import MediaNode
+from vigil.nodes.registry import NodeRegistry
+from vigil.secrets import SecretBox
+from vigil.settings import Settings
+from vigil.store.cameras import CameraStore
+from vigil.store.database import Database
+from vigil.store.migrate import upgrade
+from vigil.store.segments import SegmentIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything the API needs, built once and handed down."""
+
+    settings: Settings
+    db: Database
+    cameras: CameraService
+    segments: SegmentIndex
+    nodes: NodeRegistry
+    node: MediaNode | None
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    if settings.secret_key:
+        return SecretBox(settings.secret_key)
+    return SecretBox.from_key_file(settings.state_dir / "secret.key")
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect, then migrate to the newest schema. Raises DatabaseUnavailable."""
+    db = Database(settings.database_url)
+    try:
+        await db.check()
+        await asyncio.to_thread(upgrade, settings.database_url)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def start_services(settings: Settings, with_node: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = await open_database(settings)
+    segments = SegmentIndex(db)
+    store = CameraStore(db, secret_box(settings))
+    registry = NodeRegistry(store, segments)
+    cameras = CameraService(store, segments, registry, default_node=settings.node.name)
+    node = None
+    if with_node:
+        node = MediaNode(
+            settings.node,
+            settings.retention,
+            LocalLink(registry),
+            settings.recordings_dir,
+            settings.state_dir / "node",
+        )
+        registry.attach(node.name, node)
+        await node.start()
+    return Services(settings, db, cameras, segments, registry, node)
+
+
+async def stop_services(services: Services) -> None:
+    if services.node is not None:
+        await services.node.stop()
+        services.nodes.detach(services.node.name)
+    await services.db.close()

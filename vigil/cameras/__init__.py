@@ -1,0 +1,1 @@
+"""Cameras as users manage them: stored by the application server, recorded by a node."""

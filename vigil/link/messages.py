@@ -1,0 +1,83 @@
+"""Messages that cross the app ⇄ node link. Plain, serialisable, times in epoch ms."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CameraConfig(Message):
+    """What a node must know to record one camera. ``password`` is clear text: it only
+    travels inside the process or over the link's encrypted channel, never to a log."""
+
+    id: int
+    name: str
+    main_url: str
+    sub_url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    enabled: bool = True
+    recording: bool = True
+    segment_seconds: float = 10.0
+    retention_days: float | None = None
+    retention_max_bytes: int | None = None
+
+    def __repr__(self) -> str:
+        return f"CameraConfig(id={self.id}, name={self.name!r})"
+
+    __str__ = __repr__
+
+
+class SegmentRecord(Message):
+    """A finished recording file, as the node indexes it."""
+
+    camera_id: int
+    path: str
+    start_ms: int
+    end_ms: int
+    size: int
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+
+class StoredSegment(Message):
+    """A segment as the index knows it (for retention and reconciliation)."""
+
+    id: int
+    camera_id: int
+    path: str
+    start_ms: int
+    end_ms: int
+    size: int
+
+
+class CameraState(StrEnum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+class CameraStatus(Message):
+    camera_id: int
+    state: CameraState
+    last_error: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    bitrate_bps: int | None = None
+    streaming_since_ms: int | None = None
+    changed_ms: int = 0
+    restarts: int = 0

@@ -1,0 +1,55 @@
+"""The two sides of the link, as protocols: what a node asks of the application server, and
+what the application server asks of a node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from vigil.link.messages import CameraConfig, CameraStatus, SegmentRecord, StoredSegment
+
+
+class LinkUnavailable(Exception):
+    """The other side cannot be reached now; the caller keeps the message and retries."""
+
+
+class AppSide(Protocol):
+    """Calls a node makes to the application server. All are idempotent."""
+
+    async def camera_configs(self, node: str) -> list[CameraConfig]: ...
+
+    async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None: ...
+
+    async def segments_removed(self, node: str, paths: list[str]) -> None: ...
+
+    async def report_status(self, node: str, status: CameraStatus) -> None: ...
+
+    async def indexed_paths(self, node: str, camera_id: int) -> set[str]: ...
+
+    async def oldest_segments(
+        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+    ) -> list[StoredSegment]:
+        """Unprotected segments oldest first, never a camera's newest one."""
+        ...
+
+    async def camera_bytes(self, node: str, camera_id: int) -> int: ...
+
+
+class NodeSide(Protocol):
+    """Calls the application server makes to a node."""
+
+    async def apply_camera(self, config: CameraConfig) -> None:
+        """Start, restart or stop recording a camera to match ``config``."""
+        ...
+
+    async def remove_camera(self, camera_id: int, delete_footage: bool) -> None: ...
+
+    async def delete_files(self, paths: list[str]) -> None: ...
+
+    def recording_file(self, path: str) -> Path:
+        """Local file of a recorded segment (same-box only; a remote node streams bytes)."""
+        ...
+
+    def disk_usage(self) -> tuple[int, int, int]:
+        """(total, used, free) bytes of the node's recordings storage."""
+        ...

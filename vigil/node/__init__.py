@@ -1,0 +1,1 @@
+"""The media node: talks to cameras, records them, keeps its storage within its rules."""

@@ -1,0 +1,100 @@
+"""Finding ffmpeg and building its command line for one camera."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from vigil.link.messages import CameraConfig
+
+# Fragmented MP4: a segment cut short by a crash still plays up to its last fragment.
+FRAGMENTED_MP4 = "movflags=+frag_keyframe+empty_moov+default_base_moof"
+SUPPORTED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+
+
+def find_ffmpeg(configured: str = "") -> str:
+    """The configured binary, else ``ffmpeg`` on PATH, else the imageio-ffmpeg static build."""
+    if configured:
+        return configured
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def url_with_credentials(url: str, username: str | None, password: str | None) -> str:
+    """The URL ffmpeg dials, with credentials put in (never logged)."""
+    if not username:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = quote(username, safe="")
+    if password:
+        netloc += ":" + quote(password, safe="")
+    netloc += "@" + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """Remove credentials from a line ffmpeg printed, before it is shown or logged."""
+    text = _USERINFO.sub(r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class RecordArgs:
+    ffmpeg: str
+    rtsp_transport: str
+    timeout_seconds: float
+    transcode_audio: bool = False
+
+    def build(self, camera: CameraConfig, incoming: Path) -> list[str]:
+        """ffmpeg reads the camera once and writes finished-segment lines (CSV) to stdout."""
+        url = url_with_credentials(camera.main_url, camera.username, camera.password)
+        scheme = urlsplit(camera.main_url).scheme.lower()
+        timeout_us = str(int(self.timeout_seconds * 1_000_000))
+        if scheme in ("rtsp", "rtsps"):
+            source = ["-rtsp_transport", self.rtsp_transport, "-timeout", timeout_us]
+        else:
+            source = ["-rw_timeout", timeout_us, "-reconnect", "0"]
+        audio = ["-c:a", "aac", "-b:a", "64k"] if self.transcode_audio else ["-c:a", "copy"]
+        return [
+            self.ffmpeg,
+            "-hide_banner",
+            "-loglevel", "error",
+            "-nostats",
+            "-progress", "pipe:2",
+            "-stats_period", "1",
+            *source,
+            "-fflags", "+genpts",
+            "-i", url,
+            "-map", "0:v:0",
+            "-map", "0:a:0?",
+            "-c:v", "copy",
+            *audio,
+            "-f", "segment",
+            "-segment_time", f"{camera.segment_seconds:g}",
+            # Cut at the first keyframe from half a second before each boundary: keyframes
+            # stamped a hair early (90 kHz rounding), or a timeline that starts mid-GOP, would
+            # otherwise make segments a whole keyframe interval too long.
+            "-segment_time_delta", f"{min(0.5, camera.segment_seconds / 4):g}",
+            "-segment_format", "mp4",
+            "-segment_format_options", FRAGMENTED_MP4,
+            "-reset_timestamps", "1",
+            "-segment_list", "pipe:1",
+            "-segment_list_type", "csv",
+            str(incoming / "%09d.mp4"),
+        ]  # fmt: skip

@@ -1,0 +1,86 @@
+"""Where a node keeps recordings: ``<camera>/<YYYY-MM-DD>/<HH>/<start>.mp4`` in UTC.
+
+A file's name is its start instant (``20261122T140203.120Z.mp4``), so the folder alone says
+what it holds. ffmpeg writes into the camera's ``.incoming`` folder; a segment moves to its
+place only once it is finished, so everything outside ``.incoming`` is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from vigil.timeutil import ms_to_datetime
+
+INCOMING = ".incoming"
+SUFFIX = ".mp4"
+_NAME_FORMAT = "%Y%m%dT%H%M%S"
+
+
+class UnsafePath(ValueError):
+    """A storage key that would leave the recordings folder."""
+
+
+def segment_key(camera_id: int, start_ms: int) -> str:
+    """The storage key (relative path) of the segment starting at ``start_ms``."""
+    when = ms_to_datetime(start_ms)
+    name = f"{when.strftime(_NAME_FORMAT)}.{start_ms % 1000:03d}Z{SUFFIX}"
+    return f"{camera_id}/{when:%Y-%m-%d}/{when:%H}/{name}"
+
+
+def start_from_key(key: str) -> int | None:
+    """The start instant encoded in a storage key, or None if it is not one of ours."""
+    name = PurePosixPath(key).name
+    if not name.endswith("Z" + SUFFIX):
+        return None
+    stem = name[: -len("Z" + SUFFIX)]
+    try:
+        base, millis = stem.split(".")
+        when = datetime.strptime(base, _NAME_FORMAT).replace(tzinfo=UTC)
+        return int(when.timestamp()) * 1000 + int(millis)
+    except ValueError:
+        return None
+
+
+class RecordingsLayout:
+    """Maps storage keys to files under one root, refusing any key that escapes it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path(self, key: str) -> Path:
+        pure = PurePosixPath(key)
+        if pure.is_absolute() or ".." in pure.parts or not key or "\x00" in key:
+            raise UnsafePath(key)
+        path = (self.root / pure).resolve()
+        if not path.is_relative_to(self.root):
+            raise UnsafePath(key)
+        return path
+
+    def key(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def camera_dir(self, camera_id: int) -> Path:
+        return self.root / str(camera_id)
+
+    def incoming_dir(self, camera_id: int) -> Path:
+        return self.camera_dir(camera_id) / INCOMING
+
+    def segments_on_disk(self, camera_id: int) -> Iterator[Path]:
+        """Every finished segment file of a camera (not the ones being written)."""
+        camera_dir = self.camera_dir(camera_id)
+        if camera_dir.is_dir():
+            yield from camera_dir.glob(f"????-??-??/??/*{SUFFIX}")
+
+
+def prune_empty(folder: Path, root: Path) -> None:
+    """Remove hour and day folders left empty."""
+    for _ in range(2):
+        if folder == root or not folder.is_relative_to(root):
+            return
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

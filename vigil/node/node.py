@@ -1,0 +1,169 @@
+"""The media node: recorders for its cameras, the outbox, retention; the node side of the link."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from pathlib import Path
+
+from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.node.ffmpeg import find_ffmpeg
+from vigil.node.layout import RecordingsLayout, prune_empty
+from vigil.node.outbox import Outbox
+from vigil.node.reconcile import reconcile_camera
+from vigil.node.recorder import CameraRecorder
+from vigil.node.retention import Retention, RetentionReport
+from vigil.settings import NodeSettings, RetentionSettings
+from vigil.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+# Changing any of these restarts the camera's ffmpeg; other fields apply in place.
+_RESTART_FIELDS = ("main_url", "username", "password", "segment_seconds", "enabled", "recording")
+
+
+class MediaNode:
+    """Implements :class:`vigil.link.protocol.NodeSide` and drives one recorder per camera."""
+
+    def __init__(
+        self,
+        settings: NodeSettings,
+        retention: RetentionSettings,
+        app: AppSide,
+        recordings_dir: Path,
+        state_dir: Path,
+    ) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._retention_interval = retention.interval_seconds
+        self._app = app
+        recordings_dir.mkdir(parents=True, exist_ok=True)
+        self.layout = RecordingsLayout(recordings_dir)
+        self.outbox = Outbox(state_dir / "outbox", app, self.name, settings.outbox_retry_seconds)
+        self.retention = Retention(
+            self.name, app, self.outbox, self.layout, retention.min_free_bytes
+        )
+        self.ffmpeg = find_ffmpeg(settings.ffmpeg)
+        self._configs: dict[int, CameraConfig] = {}
+        self._recorders: dict[int, CameraRecorder] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    # -- life cycle
+    async def start(self) -> None:
+        """Deliver what the last run left, reconcile disk and index, start recording."""
+        self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        await self.outbox.flush()
+        configs = await self._app.camera_configs(self.name)
+        for config in configs:
+            recorder = self._new_recorder(config)
+            await recorder.recover_incoming()
+            await reconcile_camera(config.id, self.name, self.layout, self._app, self.outbox)
+        await self.outbox.flush()
+        for config in configs:
+            await self.apply_camera(config)
+        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+
+    async def stop(self) -> None:
+        """Stop every recorder (each finishes its segment), deliver the outbox, end tasks."""
+        async with self._lock:
+            recorders = list(self._recorders.values())
+            self._recorders.clear()
+        await asyncio.gather(*(r.stop() for r in recorders))
+        with contextlib.suppress(Exception):
+            await self.outbox.flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def statuses(self) -> list[CameraStatus]:
+        return [r.status for r in self._recorders.values()]
+
+    # -- NodeSide
+    async def apply_camera(self, config: CameraConfig) -> None:
+        async with self._lock:
+            old = self._configs.get(config.id)
+            self._configs[config.id] = config
+            recorder = self._recorders.get(config.id)
+            same = old is not None and all(
+                getattr(old, f) == getattr(config, f) for f in _RESTART_FIELDS
+            )
+            if recorder is not None and same:
+                recorder.config = config
+                return
+            if recorder is not None:
+                await recorder.stop()
+                del self._recorders[config.id]
+            if config.enabled and config.recording:
+                recorder = self._new_recorder(config)
+                self._recorders[config.id] = recorder
+                recorder.start()
+            else:
+                await self.status_changed(
+                    CameraStatus(
+                        camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
+                    )
+                )
+
+    async def remove_camera(self, camera_id: int, delete_footage: bool) -> None:
+        async with self._lock:
+            self._configs.pop(camera_id, None)
+            recorder = self._recorders.pop(camera_id, None)
+        if recorder is not None:
+            await recorder.stop()
+        if delete_footage:
+            await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
+
+    async def delete_files(self, paths: list[str]) -> None:
+        for key in paths:
+            path = self.layout.path(key)
+            path.unlink(missing_ok=True)
+            prune_empty(path.parent, self.layout.root)
+
+    def recording_file(self, path: str) -> Path:
+        return self.layout.path(path)
+
+    def disk_usage(self) -> tuple[int, int, int]:
+        usage = shutil.disk_usage(self.layout.root)
+        return usage.total, usage.used, usage.free
+
+    # -- RecorderSink
+    async def segment_finished(self, record: SegmentRecord) -> None:
+        self.outbox.recorded([record])
+
+    async def status_changed(self, status: CameraStatus) -> None:
+        with contextlib.suppress(LinkUnavailable):
+            await self._app.report_status(self.name, status)
+
+    # -- retention
+    async def enforce_retention(self) -> RetentionReport:
+        report = await self.retention.run(list(self._configs.values()))
+        if report.by_age or report.by_size or report.by_free_space:
+            log.info(
+                "retention deleted %d segments by age, %d by size cap, %d for free space "
+                "(%d bytes)",
+                report.by_age,
+                report.by_size,
+                report.by_free_space,
+                report.bytes_freed,
+            )
+        return report
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._retention_interval)
+            try:
+                await self.enforce_retention()
+            except LinkUnavailable:
+                log.warning("retention postponed: the application server is unavailable")
+            except Exception:
+                log.exception("retention pass failed")
+
+    def _new_recorder(self, config: CameraConfig) -> CameraRecorder:
+        return CameraRecorder(config, self.layout, self.ffmpeg, self._settings, self)

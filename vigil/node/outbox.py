@@ -1,0 +1,92 @@
+"""The node's outbox: index updates wait on disk until the application server has them.
+
+Each message is one small JSON file, written atomically and deleted once delivered, so a
+crash or an unreachable application server loses nothing and delivers nothing twice in a
+way that matters (every link call is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+from pathlib import Path
+
+from vigil.link.messages import SegmentRecord
+from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, folder: Path, app: AppSide, node: str, retry_seconds: float) -> None:
+        self._folder = folder
+        self._app = app
+        self._node = node
+        self._retry = retry_seconds
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._counter = itertools.count()
+        self._lock = asyncio.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.tmp"):
+            stale.unlink()
+
+    def pending(self) -> int:
+        return sum(1 for _ in self._folder.glob("*.json"))
+
+    def recorded(self, segments: list[SegmentRecord]) -> None:
+        self._put({"recorded": [s.model_dump() for s in segments]})
+
+    def removed(self, paths: list[str]) -> None:
+        self._put({"removed": paths})
+
+    def _put(self, body: dict[str, object]) -> None:
+        # Names sort in the order written: time, then a counter within this process.
+        name = f"{now_ms():015d}-{os.getpid()}-{next(self._counter):09d}"
+        tmp = self._folder / f"{name}.tmp"
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(body, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.rename(self._folder / f"{name}.json")
+        self._idle.clear()
+        self._wake.set()
+
+    async def flush(self) -> bool:
+        """Deliver everything pending now. False if the application server is unavailable."""
+        async with self._lock:
+            for path in sorted(self._folder.glob("*.json")):
+                body = json.loads(path.read_text(encoding="utf-8"))
+                try:
+                    if "recorded" in body:
+                        records = [SegmentRecord(**r) for r in body["recorded"]]
+                        await self._app.segments_recorded(self._node, records)
+                    if "removed" in body:
+                        await self._app.segments_removed(self._node, body["removed"])
+                except LinkUnavailable:
+                    return False
+                path.unlink()
+            if self.pending() == 0:
+                self._idle.set()
+        return True
+
+    async def wait_delivered(self) -> None:
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Deliver messages as they come; retry while the application server is away."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                delivered = await self.flush()
+            except Exception:
+                log.exception("outbox delivery failed; will retry")
+                delivered = False
+            if not delivered:
+                await asyncio.sleep(self._retry)
+                self._wake.set()

@@ -1,0 +1,370 @@
+"""One camera's recording: a supervised ffmpeg writing fragmented MP4 segments.
+
+The recorder starts ffmpeg, reads the list of finished segments it prints, moves each one to
+its place and hands it on; it watches the progress ffmpeg reports and restarts a stalled
+stream, reconnects with growing delays after a drop, and stops ffmpeg so that the segment
+being written is finished properly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import re
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, explain_exit
+from vigil.node.ffmpeg import RecordArgs, scrub
+from vigil.node.layout import RecordingsLayout, segment_key
+from vigil.node.mp4 import repair_fragmented
+from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
+from vigil.settings import NodeSettings
+from vigil.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+
+# The wall-clock anchor of ffmpeg's timeline moves when segments arrive off by more than
+# this, several in a row (the camera's clock drifts).
+_REANCHOR_MS = 2000
+_REANCHOR_AFTER = 3
+_STOP_GRACE_SECONDS = 10.0
+# ffmpeg's -progress output: "key=value" lines; its error messages never look like that.
+_PROGRESS_LINE = re.compile(r"^[a-z0-9_]+=\S*$")
+
+
+class RecorderSink(Protocol):
+    async def segment_finished(self, record: SegmentRecord) -> None: ...
+
+    async def status_changed(self, status: CameraStatus) -> None: ...
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # If the node is killed outright, its ffmpegs get SIGTERM and finish their files; and a
+    # write to the node's closed pipe must not kill ffmpeg before it has closed its segment.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class CameraRecorder:
+    def __init__(
+        self,
+        config: CameraConfig,
+        layout: RecordingsLayout,
+        ffmpeg: str,
+        settings: NodeSettings,
+        sink: RecorderSink,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._layout = layout
+        self._settings = settings
+        self._sink = sink
+        self._clock = clock
+        self._args = RecordArgs(ffmpeg, settings.rtsp_transport, settings.connect_timeout_seconds)
+        self._incoming = layout.incoming_dir(config.id)
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._status = CameraStatus(camera_id=config.id, state=CameraState.CONNECTING)
+        self._errors: deque[str] = deque(maxlen=8)
+        self._anchor_ms: int | None = None
+        self._late: list[int] = []
+        self._last_end_ms = 0
+        self._last_progress = 0.0
+        self._out_time_us = 0
+        self._streamed = False
+        self._stalled = False
+
+    @property
+    def status(self) -> CameraStatus:
+        return self._status
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"recorder-{self.config.id}")
+
+    async def stop(self) -> None:
+        """Stop ffmpeg so that it finishes the segment it is writing; wait for its indexing."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    # -- supervision
+    async def _supervise(self) -> None:
+        delay = self._settings.reconnect_min_seconds
+        restarts = 0
+        while not self._stopping.is_set():
+            await self.recover_incoming()
+            started = self._clock()
+            reason = await self._run_once()
+            if self._stopping.is_set():
+                break
+            streamed_long = self._streamed and self._clock() - started > delay
+            if streamed_long:
+                delay = self._settings.reconnect_min_seconds
+            restarts += 1
+            if self._stalled:
+                state = CameraState.STALLED
+            elif self._streamed:
+                state = CameraState.OFFLINE
+            else:
+                state = CameraState.ERROR
+            log.warning(
+                "camera %s (%s): %s; reconnecting in %.1f s",
+                self.config.id,
+                self.config.name,
+                reason,
+                delay,
+            )
+            await self._set_status(state=state, last_error=reason, restarts=restarts)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, self._settings.reconnect_max_seconds)
+        await self._set_status(state=CameraState.OFFLINE, last_error=None, streaming_since_ms=None)
+
+    async def _run_once(self) -> str:
+        """Run ffmpeg until it exits, stalls or is stopped; return why it ended."""
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        self._anchor_ms = None
+        self._out_time_us = 0
+        self._streamed = False
+        self._stalled = False
+        self._errors.clear()
+        self._last_progress = self._clock()
+        await self._set_status(state=CameraState.CONNECTING)
+        args = self._args.build(self.config, self._incoming)
+        self._proc = proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        readers = asyncio.gather(self._read_segments(proc.stdout), self._read_progress(proc.stderr))
+        watchdog = asyncio.create_task(self._watch(proc))
+        try:
+            await readers
+            await proc.wait()
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            self._proc = None
+        reason = explain_exit(list(self._errors), proc.returncode)
+        if reason == AUDIO_NEEDS_TRANSCODE:
+            self._args = RecordArgs(
+                self._args.ffmpeg, self._args.rtsp_transport, self._args.timeout_seconds, True
+            )
+            reason = "the camera's audio codec cannot go into MP4; audio will be converted to AAC"
+        if self._stalled:
+            reason = f"no data from the camera for {self._settings.stall_timeout_seconds:g} s"
+        return reason
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        """Stop ffmpeg when asked to, or when the stream has stalled."""
+        limit = self._settings.stall_timeout_seconds
+        while proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.5)
+            if self._stopping.is_set():
+                break
+            waited = self._clock() - self._last_progress
+            connecting = not self._streamed
+            if waited > limit + (self._settings.connect_timeout_seconds if connecting else 0):
+                self._stalled = self._streamed
+                if not connecting:
+                    await self._set_status(
+                        state=CameraState.STALLED,
+                        last_error=f"no data from the camera for {limit:g} s",
+                    )
+                break
+        await self._terminate(proc)
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is not None:
+            return
+        # "q" on stdin is ffmpeg's own orderly stop: it writes the last segment's trailer.
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                proc.stdin.write(b"q")
+                await proc.stdin.drain()
+                proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECONDS / 2)
+            return
+        except TimeoutError:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECONDS / 2)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+    # -- what ffmpeg prints
+    async def _read_progress(self, stream: asyncio.StreamReader) -> None:
+        secrets = (self.config.password,)
+        while line_bytes := await stream.readline():
+            line = line_bytes.decode("utf-8", "replace").strip()
+            if _PROGRESS_LINE.match(line):
+                key, _, value = line.partition("=")
+                if key == "out_time_us" and value.isdigit() and int(value) > self._out_time_us:
+                    self._out_time_us = int(value)
+                    self._last_progress = self._clock()
+                    if not self._streamed:
+                        self._streamed = True
+                        await self._set_status(
+                            state=CameraState.STREAMING,
+                            last_error=None,
+                            streaming_since_ms=now_ms(),
+                        )
+                continue
+            if line:
+                self._errors.append(scrub(line, secrets))
+
+    async def _read_segments(self, stream: asyncio.StreamReader) -> None:
+        # The first segment waits for the second: its report can come late (ffmpeg probes the
+        # stream, a camera sends its last GOP in a burst), so the second sets the clock.
+        held: tuple[Path, float, float, int] | None = None
+        while line_bytes := await stream.readline():
+            parts = line_bytes.decode("utf-8", "replace").strip().split(",")
+            if len(parts) != 3:
+                continue
+            name, start_s, end_s = parts
+            try:
+                start, end = float(start_s), float(end_s)
+            except ValueError:
+                continue
+            self._last_progress = self._clock()
+            measured = now_ms() - round(end * 1000)
+            src = self._incoming / Path(name).name
+            if self._anchor_ms is None and held is None:
+                held = (src, start, end, measured)
+                continue
+            if held is not None:
+                self._anchor_ms = min(held[3], measured)
+                await self._finish(*held[:3])
+                held = None
+            self._update_anchor(measured)
+            await self._finish(src, start, end)
+        if held is not None:
+            self._anchor_ms = held[3]
+            await self._finish(*held[:3])
+
+    def _update_anchor(self, measured: int) -> None:
+        """Keep ffmpeg's timeline on the wall clock. The anchor holds, so segments of one run
+        stay contiguous, unless the camera's clock drifts: measurements off by more than
+        ``_REANCHOR_MS`` several times in a row move it."""
+        assert self._anchor_ms is not None
+        if abs(measured - self._anchor_ms) <= _REANCHOR_MS:
+            self._late = []
+            return
+        self._late.append(measured)
+        if len(self._late) >= _REANCHOR_AFTER:
+            self._anchor_ms = min(self._late)
+            self._late = []
+
+    async def _finish(self, src: Path, start: float, end: float) -> None:
+        assert self._anchor_ms is not None
+        start_ms = max(self._anchor_ms + round(start * 1000), self._last_end_ms)
+        end_ms = self._anchor_ms + round(end * 1000)
+        self._last_end_ms = end_ms
+        try:
+            info = await asyncio.to_thread(probe_segment, src)
+        except (UnreadableSegment, FileNotFoundError) as exc:
+            log.warning("camera %s: dropping unreadable segment: %s", self.config.id, exc)
+            with contextlib.suppress(FileNotFoundError):
+                src.unlink()
+            return
+        await self._place(src, start_ms, end_ms, info)
+
+    async def _place(self, src: Path, start_ms: int, end_ms: int, info: SegmentInfo) -> None:
+        key = segment_key(self.config.id, start_ms)
+        dst = self._layout.path(key)
+        while dst.exists():  # two segments can't share a start instant; nudge by a millisecond
+            start_ms += 1
+            key = segment_key(self.config.id, start_ms)
+            dst = self._layout.path(key)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        record = SegmentRecord(
+            camera_id=self.config.id,
+            path=key,
+            start_ms=start_ms,
+            end_ms=max(end_ms, start_ms + 1),
+            size=info.size,
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+        )
+        await self._sink.segment_finished(record)
+        seconds = max((record.end_ms - record.start_ms) / 1000, 0.001)
+        await self._set_status(
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            bitrate_bps=round(info.size * 8 / seconds),
+        )
+
+    async def recover_incoming(self) -> None:
+        """Finish what an earlier run left in ``.incoming``: repair a segment cut short by a
+        crash and place it by its file time, or remove it if nothing in it can be played."""
+        if not self._incoming.is_dir():
+            return
+        for src in sorted(self._incoming.iterdir()):
+            if not src.is_file():
+                continue
+            ended_ms = round(src.stat().st_mtime * 1000)
+            playable = await asyncio.to_thread(_repair, src)
+            info = await asyncio.to_thread(_probe_or_none, src) if playable else None
+            if info is None or info.duration_ms <= 0:
+                log.warning("camera %s: removing unplayable partial segment", self.config.id)
+                src.unlink(missing_ok=True)
+                continue
+            log.info(
+                "camera %s: recovered a segment cut short (%d ms)", self.config.id, info.duration_ms
+            )
+            await self._place(src, ended_ms - info.duration_ms, ended_ms, info)
+
+    async def _set_status(self, **changes: object) -> None:
+        current = self._status.model_dump()
+        new = current | changes
+        if new == current:
+            return
+        new["changed_ms"] = now_ms()
+        self._status = CameraStatus(**new)
+        await self._sink.status_changed(self._status)
+
+
+def _repair(path: Path) -> bool:
+    try:
+        return repair_fragmented(path)
+    except OSError:
+        return False
+
+
+def _probe_or_none(path: Path) -> SegmentInfo | None:
+    try:
+        return probe_segment(path)
+    except UnreadableSegment:
+        return None

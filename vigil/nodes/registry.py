@@ -1,0 +1,95 @@
+"""The application server's side of the link: answers nodes, remembers their cameras' status."""
+
+from __future__ import annotations
+
+import logging
+
+from vigil.link.messages import (
+    CameraConfig,
+    CameraState,
+    CameraStatus,
+    SegmentRecord,
+    StoredSegment,
+)
+from vigil.link.protocol import NodeSide
+from vigil.store.cameras import CameraStore
+from vigil.store.segments import SegmentIndex
+
+log = logging.getLogger(__name__)
+
+
+class UnknownNode(Exception):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"no media node named {node!r} is connected")
+        self.node = node
+
+
+class NodeRegistry:
+    """Implements :class:`vigil.link.protocol.AppSide` over the database."""
+
+    def __init__(self, cameras: CameraStore, segments: SegmentIndex) -> None:
+        self._cameras = cameras
+        self._segments = segments
+        self._nodes: dict[str, NodeSide] = {}
+        self._status: dict[int, CameraStatus] = {}
+
+    # -- nodes, as the application server uses them
+    def attach(self, name: str, node: NodeSide) -> None:
+        self._nodes[name] = node
+
+    def detach(self, name: str) -> None:
+        self._nodes.pop(name, None)
+
+    def node(self, name: str) -> NodeSide:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise UnknownNode(name) from None
+
+    def nodes(self) -> dict[str, NodeSide]:
+        return dict(self._nodes)
+
+    def status(self, camera_id: int) -> CameraStatus:
+        return self._status.get(
+            camera_id, CameraStatus(camera_id=camera_id, state=CameraState.OFFLINE)
+        )
+
+    def forget(self, camera_id: int) -> None:
+        self._status.pop(camera_id, None)
+
+    # -- AppSide
+    async def camera_configs(self, node: str) -> list[CameraConfig]:
+        return [self._cameras.config(c) for c in await self._cameras.list(node=node)]
+
+    async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None:
+        known = {c.id for c in await self._cameras.list(node=node)}
+        # A camera deleted while its segment was in flight: the file goes, not an orphan row.
+        orphans = [s.path for s in segments if s.camera_id not in known]
+        await self._segments.add(node, [s for s in segments if s.camera_id in known])
+        if orphans and node in self._nodes:
+            await self._nodes[node].delete_files(orphans)
+
+    async def segments_removed(self, node: str, paths: list[str]) -> None:
+        await self._segments.remove(paths)
+
+    async def report_status(self, node: str, status: CameraStatus) -> None:
+        previous = self._status.get(status.camera_id)
+        self._status[status.camera_id] = status
+        if previous is None or previous.state != status.state:
+            log.info(
+                "camera %s: %s%s",
+                status.camera_id,
+                status.state.value,
+                f" ({status.last_error})" if status.last_error else "",
+            )
+
+    async def indexed_paths(self, node: str, camera_id: int) -> set[str]:
+        return await self._segments.paths(node, camera_id)
+
+    async def oldest_segments(
+        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+    ) -> list[StoredSegment]:
+        return await self._segments.oldest(node, camera_id, before_ms, limit)
+
+    async def camera_bytes(self, node: str, camera_id: int) -> int:
+        return sum(u.bytes for u in await self._segments.usage(camera_id))

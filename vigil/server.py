@@ -1,0 +1,36 @@
+"""Running the HTTP server around started services, and stopping both in order."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from vigil.app import Services, start_services, stop_services
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve_http(settings: Settings, services: Services) -> None:
+    """Serve the API until SIGINT/SIGTERM; the caller stops the services afterwards."""
+    from vigil.api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, services),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def run_server(settings: Settings) -> None:
+    services = await start_services(settings)
+    try:
+        log.info("Vigil at http://%s:%d/", settings.server.host, settings.server.port)
+        await serve_http(settings, services)
+    finally:
+        # Recorders finish the segments they are writing before the process ends.
+        await stop_services(services)

@@ -1,0 +1,132 @@
+"""Settings: one TOML file plus ``VIGIL_*`` environment overrides; unknown keys are errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        default="", description="SQLAlchemy URL; empty means SQLite in the data folder"
+    )
+
+
+class NodeSettings(Section):
+    """The media node: how it runs ffmpeg and where recordings go."""
+
+    name: str = "local"
+    ffmpeg: str = Field(default="", description="ffmpeg binary; empty: PATH, else imageio-ffmpeg")
+    recordings_dir: Path | None = None
+    rtsp_transport: str = Field(default="tcp", pattern="^(tcp|udp)$")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    stall_timeout_seconds: float = Field(default=15.0, gt=0)
+    reconnect_min_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    outbox_retry_seconds: float = Field(default=2.0, gt=0)
+
+
+class RetentionSettings(Section):
+    interval_seconds: float = Field(default=60.0, gt=0)
+    min_free_bytes: int = Field(
+        default=1 << 30, ge=0, description="delete oldest footage while free space is below this"
+    )
+
+
+class CameraDefaults(Section):
+    segment_seconds: float = Field(default=10.0, ge=1, le=600)
+    retention_days: float | None = Field(default=None, gt=0)
+
+
+class Settings(BaseSettings):
+    """All of Vigil's settings. Sections mirror the TOML tables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    data_dir: Path = Path("vigil-data")
+    secret_key: str = Field(default="", description="key for secrets at rest; empty: a key file")
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    node: NodeSettings = NodeSettings()
+    retention: RetentionSettings = RetentionSettings()
+    cameras: CameraDefaults = CameraDefaults()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [env_settings, init_settings]
+        toml_file = settings_cls.model_config.get("toml_file")
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'vigil.db'}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.node.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+
+class ConfigError(Exception):
+    """A settings file or environment value is wrong; ``problems`` names each key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``path`` (TOML) and the environment; raise ConfigError on any problem."""
+    source = str(path) if path else "environment"
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(source, [f"no such file: {path}"])
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(source, [f"not valid TOML: {exc}"]) from exc
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    try:
+        return FileSettings(**overrides) if path else Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(root)"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError(source, problems) from exc

@@ -1,0 +1,267 @@
+"""Looping test clips for simulated cameras, encoded once per parameter set and cached.
+
+A clip is a folder holding ``video.h264`` (Annex B, one access unit per frame, each led by
+an AUD), optionally ``audio.aac`` (ADTS, 1024 samples a frame) and ``index.json`` with the
+byte offsets of every frame, so the RTSP server can slice the files without parsing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Bump when the encoding recipe or the index layout changes: old cache entries are then ignored.
+CLIP_FORMAT = 1
+INDEX_NAME = "index.json"
+AAC_SAMPLES_PER_FRAME = 1024
+# ffmpeg's native AAC encoder emits one frame of priming samples; it is skipped so audio
+# frame i holds source samples [i*1024, (i+1)*1024), aligned with the video clock.
+AAC_PRIMING_FRAMES = 1
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansMono-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansMono-Regular.ttf",
+)
+_LABEL_RE = re.compile(r"^[A-Za-z0-9 _.-]{0,32}$")
+_AUD_RE = re.compile(b"\x00\x00\x01\x09")
+_IDR_RE = re.compile(b"\x00\x00\x01[\x25\x45\x65]")
+_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+
+
+class ClipError(RuntimeError):
+    """The clip could not be encoded or its files are not what was asked for."""
+
+
+@dataclass(frozen=True)
+class ClipParams:
+    """What a clip looks like; every field is part of the cache key."""
+
+    width: int = 1280
+    height: int = 720
+    fps: int = 15
+    bitrate_kbps: int = 2000
+    loop_seconds: int = 60
+    gop_frames: int | None = None  # None: one keyframe a second
+    audio: bool = True
+    audio_rate: int = 48000
+    label: str = ""  # drawn under the clock; makes the clip specific to one camera
+
+    def __post_init__(self) -> None:
+        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
+            raise ValueError(f"width and height must be even and >= 16: {self.width}x{self.height}")
+        if not 1 <= self.fps <= 120:
+            raise ValueError(f"fps must be within 1..120: {self.fps}")
+        if self.bitrate_kbps < 16:
+            raise ValueError(f"bitrate must be at least 16 kbit/s: {self.bitrate_kbps}")
+        if self.loop_seconds < 1:
+            raise ValueError(f"loop must last at least 1 s: {self.loop_seconds}")
+        # The loop must start on a keyframe at every wrap, so the GOP divides the loop.
+        if (self.loop_seconds * self.fps) % self.gop:
+            raise ValueError(f"GOP of {self.gop} frames does not divide the loop")
+        if self.audio_rate not in (8000, 16000, 24000, 32000, 44100, 48000):
+            raise ValueError(f"unsupported audio rate: {self.audio_rate}")
+        if not _LABEL_RE.match(self.label):
+            raise ValueError(f"label: up to 32 of A-Z a-z 0-9 space _ . -, not {self.label!r}")
+
+    @property
+    def gop(self) -> int:
+        return self.gop_frames or self.fps
+
+    @property
+    def frames(self) -> int:
+        return self.loop_seconds * self.fps
+
+    def key(self) -> str:
+        """A readable, collision-safe folder name for these parameters."""
+        digest = hashlib.sha256(
+            json.dumps([CLIP_FORMAT, asdict(self), _font()], sort_keys=True).encode()
+        ).hexdigest()[:12]
+        audio = f"a{self.audio_rate}" if self.audio else "noaudio"
+        label = f"-{self.label.replace(' ', '_')}" if self.label else ""
+        return (
+            f"{self.width}x{self.height}-{self.fps}fps-{self.bitrate_kbps}k-"
+            f"{self.loop_seconds}s-g{self.gop}-{audio}{label}-{digest}"
+        )
+
+
+def default_cache_dir() -> Path:
+    """``$VIGIL_SIM_CACHE``, else ``$XDG_CACHE_HOME/vigil/sim``, else ``~/.cache/vigil/sim``."""
+    if env := os.environ.get("VIGIL_SIM_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vigil" / "sim"
+
+
+def find_ffmpeg() -> str:
+    """ffmpeg on PATH, else the one shipped by imageio-ffmpeg."""
+    if found := shutil.which("ffmpeg"):
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a project dependency
+        raise ClipError("ffmpeg not found: install ffmpeg or imageio-ffmpeg") from exc
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def ensure_clip(params: ClipParams, cache_dir: Path | None = None) -> Path:
+    """Return the folder of the clip for ``params``, encoding it first if it is not cached."""
+    cache = cache_dir or default_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    final = cache / params.key()
+    if (final / INDEX_NAME).is_file():
+        return final
+    # One encoder per clip across processes: the others wait, then find it cached.
+    with _locked(cache / f".{params.key()}.lock"):
+        if (final / INDEX_NAME).is_file():
+            return final
+        work = Path(tempfile.mkdtemp(prefix=".encoding-", dir=cache))
+        try:
+            work.chmod(0o755)  # mkdtemp makes it private; the cache is not secret
+            _encode(params, work)
+            index = _build_index(params, work)
+            (work / INDEX_NAME).write_text(json.dumps(index, separators=(",", ":")))
+            shutil.rmtree(final, ignore_errors=True)  # a half-written leftover without index
+            os.replace(work, final)  # atomic: readers see a whole clip or none
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _font() -> str | None:
+    return next((f for f in _FONT_CANDIDATES if Path(f).is_file()), None)
+
+
+def _video_filter(params: ClipParams) -> tuple[str, str]:
+    """The lavfi source and the overlay: the time within the loop and the frame number."""
+    font = _font()
+    rate, size = params.fps, f"{params.width}x{params.height}"
+    duration = params.loop_seconds
+    if font is None:
+        # testsrc draws its own seconds counter without any font (apt: fonts-dejavu-core).
+        return f"testsrc=size={size}:rate={rate}:duration={duration}", "null"
+    # Frame-number arithmetic (not t) so 0.1 s never renders as "0.09"; the epsilon guards
+    # against n*100/fps landing just under an integer.
+    clock = (
+        rf"t=%{{eif\:trunc(n/{rate}+0.000001)\:d\:2}}"
+        rf".%{{eif\:mod(trunc(n*100/{rate}+0.001)\,100)\:d\:2}}"
+        rf"  #%{{eif\:n\:d\:4}}"
+    )
+    common = f"fontfile={font}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2"
+    filters = [f"drawtext={common}:fontsize=h/8:y=h/10:text='{clock}'"]
+    if params.label:
+        filters.append(f"drawtext={common}:fontsize=h/12:y=h/10+h/6:text='{params.label}'")
+    return f"testsrc2=size={size}:rate={rate}:duration={duration}", ",".join(filters)
+
+
+def _encode(params: ClipParams, work: Path) -> None:
+    source, overlay = _video_filter(params)
+    gop = str(params.gop)
+    kbps = params.bitrate_kbps
+    cmd = [find_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    cmd += ["-f", "lavfi", "-i", source]
+    if params.audio:
+        # One extra frame of audio covers the skipped priming frame.
+        seconds = params.loop_seconds + 2 * AAC_SAMPLES_PER_FRAME / params.audio_rate
+        cmd += ["-f", "lavfi", "-i"]
+        cmd += [f"sine=frequency=880:beep_factor=4:sample_rate={params.audio_rate}:d={seconds}"]
+    # Closed GOPs of a fixed length, no B-frames (DTS == PTS), SPS/PPS before every IDR so a
+    # client can start at any keyframe, and an AUD before every frame to split on.
+    cmd += ["-map", "0:v", "-filter:v", overlay, "-c:v", "libx264", "-preset", "veryfast"]
+    cmd += ["-profile:v", "main", "-pix_fmt", "yuv420p", "-bf", "0"]
+    cmd += ["-g", gop, "-keyint_min", gop, "-sc_threshold", "0"]
+    cmd += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k"]
+    cmd += ["-x264-params", "aud=1:repeat-headers=1:open-gop=0", "-f", "h264"]
+    cmd += [str(work / "video.h264")]
+    if params.audio:
+        cmd += ["-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-f", "adts"]
+        cmd += [str(work / "audio.aac")]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ClipError(f"ffmpeg failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+
+
+def _build_index(params: ClipParams, work: Path) -> dict[str, object]:
+    data = (work / "video.h264").read_bytes()
+    starts = _access_unit_starts(data)
+    if len(starts) != params.frames or not starts or starts[0] != 0:
+        raise ClipError(f"expected {params.frames} access units, found {len(starts)}")
+    offsets = [*starts, len(data)]
+    keyframes = [i for i in range(params.frames) if _IDR_RE.search(data, *offsets[i : i + 2])]
+    if not keyframes or keyframes[0] != 0 or any(k % params.gop for k in keyframes):
+        raise ClipError(f"keyframes not on the {params.gop}-frame grid: {keyframes[:10]}")
+    index: dict[str, object] = {
+        "format": CLIP_FORMAT,
+        "params": asdict(params),
+        "video": {
+            "file": "video.h264",
+            "codec": "h264",
+            "width": params.width,
+            "height": params.height,
+            "fps": params.fps,  # every frame lasts 1/fps s: frame i is at i/fps in the loop
+            "offsets": offsets,  # frame i is data[offsets[i]:offsets[i + 1]]
+            "keyframes": keyframes,
+        },
+    }
+    if params.audio:
+        index["audio"] = _index_adts(params, (work / "audio.aac").read_bytes())
+    return index
+
+
+def _access_unit_starts(data: bytes) -> list[int]:
+    """Where each access unit starts: at its AUD, including a 4-byte start code's extra 0."""
+    starts = []
+    for match in _AUD_RE.finditer(data):
+        pos = match.start()
+        starts.append(pos - 1 if pos and data[pos - 1] == 0 else pos)
+    return starts
+
+
+def _index_adts(params: ClipParams, data: bytes) -> dict[str, object]:
+    offsets: list[int] = []
+    pos = 0
+    while pos + 7 <= len(data):
+        if data[pos] != 0xFF or data[pos + 1] & 0xF6 != 0xF0:
+            raise ClipError(f"no ADTS sync word at byte {pos}")
+        rate = _ADTS_RATES[(data[pos + 2] >> 2) & 0x0F]
+        if rate != params.audio_rate:
+            raise ClipError(f"audio rate {rate}, expected {params.audio_rate}")
+        offsets.append(pos)
+        pos += ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+    offsets.append(pos)
+    # Whole frames that fit in the loop: the server restarts audio with the video at every
+    # wrap, leaving a gap of less than one frame rather than drifting.
+    count = params.loop_seconds * params.audio_rate // AAC_SAMPLES_PER_FRAME
+    first = AAC_PRIMING_FRAMES
+    if len(offsets) - 1 < first + count:
+        raise ClipError(f"expected {first + count} AAC frames, found {len(offsets) - 1}")
+    return {
+        "file": "audio.aac",
+        "codec": "aac",
+        "rate": params.audio_rate,
+        "channels": 1,
+        "samples_per_frame": AAC_SAMPLES_PER_FRAME,
+        "offsets": offsets[first : first + count + 1],
+    }

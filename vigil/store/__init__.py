@@ -1,0 +1,1 @@
+"""The application server's database: models, engine, repositories, migrations."""

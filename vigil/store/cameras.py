@@ -1,0 +1,138 @@
+"""Cameras as the application server stores them; passwords encrypted at rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from vigil.link.messages import CameraConfig
+from vigil.secrets import SecretBox
+from vigil.store.database import Database
+from vigil.store.models import Camera
+from vigil.timeutil import now_ms
+
+
+class CameraNotFound(Exception):
+    def __init__(self, camera_id: int) -> None:
+        super().__init__(f"no camera with id {camera_id}")
+        self.camera_id = camera_id
+
+
+class DuplicateCameraName(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a camera named {name!r} already exists")
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFields:
+    """Everything a user sets on a camera; ``password`` in clear, only on its way in."""
+
+    name: str
+    main_url: str
+    sub_url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    enabled: bool = True
+    recording: bool = True
+    segment_seconds: float = 10.0
+    retention_days: float | None = None
+    retention_max_bytes: int | None = None
+
+
+class CameraStore:
+    def __init__(self, db: Database, secrets: SecretBox) -> None:
+        self._db = db
+        self._secrets = secrets
+
+    async def create(self, fields: CameraFields, node: str) -> Camera:
+        values = self._columns(vars_of(fields))
+        now = now_ms()
+        camera = Camera(node=node, created_at=now, updated_at=now, **values)
+        try:
+            async with self._db.write() as session:
+                await self._check_name(session, fields.name, None)
+                session.add(camera)
+        except IntegrityError:
+            raise DuplicateCameraName(fields.name) from None
+        return camera
+
+    async def get(self, camera_id: int) -> Camera:
+        async with self._db.read() as session:
+            camera = await session.get(Camera, camera_id)
+        if camera is None:
+            raise CameraNotFound(camera_id)
+        return camera
+
+    async def list(self, node: str | None = None) -> list[Camera]:
+        query = select(Camera).order_by(Camera.id)
+        if node is not None:
+            query = query.where(Camera.node == node)
+        async with self._db.read() as session:
+            return list(await session.scalars(query))
+
+    async def update(self, camera_id: int, changes: dict[str, Any]) -> Camera:
+        """Apply a partial update; keys are :class:`CameraFields` names."""
+        try:
+            async with self._db.write() as session:
+                camera = await session.get(Camera, camera_id)
+                if camera is None:
+                    raise CameraNotFound(camera_id)
+                if "name" in changes:
+                    await self._check_name(session, changes["name"], camera_id)
+                for key, value in self._columns(changes).items():
+                    setattr(camera, key, value)
+                camera.updated_at = now_ms()
+        except IntegrityError:
+            raise DuplicateCameraName(str(changes.get("name"))) from None
+        return camera
+
+    async def delete(self, camera_id: int) -> Camera:
+        async with self._db.write() as session:
+            camera = await session.get(Camera, camera_id)
+            if camera is None:
+                raise CameraNotFound(camera_id)
+            await session.delete(camera)
+        return camera
+
+    def config(self, camera: Camera) -> CameraConfig:
+        """What the camera's node needs, with the password decrypted."""
+        password = (
+            self._secrets.decrypt(camera.password_encrypted) if camera.password_encrypted else None
+        )
+        return CameraConfig(
+            id=camera.id,
+            name=camera.name,
+            main_url=camera.main_url,
+            sub_url=camera.sub_url,
+            username=camera.username,
+            password=password,
+            enabled=camera.enabled,
+            recording=camera.recording,
+            segment_seconds=camera.segment_seconds,
+            retention_days=camera.retention_days,
+            retention_max_bytes=camera.retention_max_bytes,
+        )
+
+    def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
+        columns = dict(values)
+        if "password" in columns:
+            password = columns.pop("password")
+            columns["password_encrypted"] = self._secrets.encrypt(password) if password else None
+        return columns
+
+    @staticmethod
+    async def _check_name(session: Any, name: str, own_id: int | None) -> None:
+        # Names are unique without regard to case: "Door" and "door" would confuse people.
+        query = select(Camera.id).where(func.lower(Camera.name) == name.lower())
+        if own_id is not None:
+            query = query.where(Camera.id != own_id)
+        if await session.scalar(query) is not None:
+            raise DuplicateCameraName(name)
+
+
+def vars_of(fields: CameraFields) -> dict[str, Any]:
+    return {slot: getattr(fields, slot) for slot in CameraFields.__slots__}

@@ -1,0 +1,211 @@
+"""The recordings index: which segment files exist, for which camera and time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import aliased
+
+from vigil.link.messages import SegmentRecord, StoredSegment
+from vigil.store.database import Database
+from vigil.store.models import Segment
+
+# Two segments closer than this are one continuous span; farther apart, a gap.
+SPAN_TOLERANCE_MS = 1500
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CameraUsage:
+    camera_id: int
+    segments: int
+    bytes: int
+    oldest_ms: int | None
+    newest_ms: int | None
+
+
+def merge_spans(
+    segments: Sequence[Segment], tolerance_ms: int = SPAN_TOLERANCE_MS
+) -> list[Interval]:
+    """Join segments (sorted by start) into continuous spans."""
+    spans: list[Interval] = []
+    for seg in segments:
+        if spans and seg.start_ms - spans[-1].end_ms <= tolerance_ms:
+            last = spans[-1]
+            spans[-1] = Interval(last.start_ms, max(last.end_ms, seg.end_ms))
+        else:
+            spans.append(Interval(seg.start_ms, seg.end_ms))
+    return spans
+
+
+def find_gaps(spans: Sequence[Interval], start_ms: int, end_ms: int) -> list[Interval]:
+    """The parts of [start, end) that no span covers."""
+    gaps: list[Interval] = []
+    cursor = start_ms
+    for span in spans:
+        if span.start_ms > cursor:
+            gaps.append(Interval(cursor, min(span.start_ms, end_ms)))
+        cursor = max(cursor, span.end_ms)
+        if cursor >= end_ms:
+            break
+    if cursor < end_ms:
+        gaps.append(Interval(cursor, end_ms))
+    return [gap for gap in gaps if gap.end_ms > gap.start_ms]
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+class SegmentIndex:
+    """Reads and writes of the segments table; every write is idempotent."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, node: str, records: Sequence[SegmentRecord]) -> int:
+        """Index finished segments; ones already indexed (same path) are left alone."""
+        if not records:
+            return 0
+        paths = [r.path for r in records]
+        async with self._db.write() as session:
+            known: set[str] = set()
+            for chunk in _chunks(paths):
+                rows = await session.scalars(select(Segment.path).where(Segment.path.in_(chunk)))
+                known.update(rows)
+            new = [r for r in records if r.path not in known]
+            session.add_all(Segment(node=node, protected=False, **r.model_dump()) for r in new)
+        return len(new)
+
+    async def remove(self, paths: Sequence[str]) -> int:
+        removed = 0
+        async with self._db.write() as session:
+            for chunk in _chunks(paths):
+                result = await session.execute(delete(Segment).where(Segment.path.in_(chunk)))
+                removed += result.rowcount  # type: ignore[attr-defined]
+        return removed
+
+    async def paths(self, node: str, camera_id: int) -> set[str]:
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Segment.path).where(Segment.node == node, Segment.camera_id == camera_id)
+            )
+            return set(rows)
+
+    async def in_range(self, camera_id: int, start_ms: int, end_ms: int) -> list[Segment]:
+        """Segments of a camera overlapping [start, end), oldest first."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Segment)
+                .where(
+                    Segment.camera_id == camera_id,
+                    Segment.start_ms < end_ms,
+                    Segment.end_ms > start_ms,
+                )
+                .order_by(Segment.start_ms)
+            )
+            return list(rows)
+
+    async def get(self, camera_id: int, segment_id: int) -> Segment | None:
+        async with self._db.read() as session:
+            seg = await session.get(Segment, segment_id)
+            return seg if seg is not None and seg.camera_id == camera_id else None
+
+    async def by_path(self, camera_id: int, path: str) -> Segment | None:
+        async with self._db.read() as session:
+            return await session.scalar(
+                select(Segment).where(Segment.camera_id == camera_id, Segment.path == path)
+            )
+
+    async def oldest(
+        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+    ) -> list[StoredSegment]:
+        """Unprotected segments, oldest first, never the newest segment of a camera."""
+        newer = aliased(Segment)
+        has_newer = (
+            select(newer.id)
+            .where(newer.camera_id == Segment.camera_id, newer.start_ms > Segment.start_ms)
+            .exists()
+        )
+        query = select(Segment).where(Segment.node == node, ~Segment.protected, has_newer)
+        if camera_id is not None:
+            query = query.where(Segment.camera_id == camera_id)
+        if before_ms is not None:
+            query = query.where(Segment.end_ms <= before_ms)
+        query = query.order_by(Segment.start_ms).limit(limit)
+        async with self._db.read() as session:
+            return [
+                StoredSegment(
+                    id=s.id,
+                    camera_id=s.camera_id,
+                    path=s.path,
+                    start_ms=s.start_ms,
+                    end_ms=s.end_ms,
+                    size=s.size,
+                )
+                for s in await session.scalars(query)
+            ]
+
+    async def usage(self, camera_id: int | None = None) -> list[CameraUsage]:
+        """Per camera: segment count, bytes, oldest start, newest end."""
+        query = select(
+            Segment.camera_id,
+            func.count(),
+            func.coalesce(func.sum(Segment.size), 0),
+            func.min(Segment.start_ms),
+            func.max(Segment.end_ms),
+        ).group_by(Segment.camera_id)
+        if camera_id is not None:
+            query = query.where(Segment.camera_id == camera_id)
+        async with self._db.read() as session:
+            rows = (await session.execute(query)).all()
+        return [CameraUsage(cid, n, int(size), lo, hi) for cid, n, size, lo, hi in rows]
+
+    async def bytes_since(self, since_ms: int) -> int:
+        async with self._db.read() as session:
+            total = await session.scalar(
+                select(func.coalesce(func.sum(Segment.size), 0)).where(Segment.start_ms >= since_ms)
+            )
+            return int(total or 0)
+
+    async def set_protected(
+        self, camera_id: int, start_ms: int, end_ms: int, protected: bool
+    ) -> int:
+        """Protect (evidence-lock) or release every segment overlapping [start, end)."""
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Segment)
+                .where(
+                    and_(
+                        Segment.camera_id == camera_id,
+                        Segment.start_ms < end_ms,
+                        Segment.end_ms > start_ms,
+                    )
+                )
+                .values(protected=protected)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_segment_protected(self, camera_id: int, segment_id: int, protected: bool) -> bool:
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Segment)
+                .where(Segment.camera_id == camera_id, Segment.id == segment_id)
+                .values(protected=protected)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def protected_count(self, camera_id: int) -> int:
+        async with self._db.read() as session:
+            count = await session.scalar(
+                select(func.count()).where(Segment.camera_id == camera_id, Segment.protected)
+            )
+            return int(count or 0)
