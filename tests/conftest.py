@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.postgres import fresh_database, throwaway_server
 from vigil.app import Services, start_services, stop_services
+from vigil.link.messages import SegmentRecord
+from vigil.node.ffmpeg import find_ffmpeg
+from vigil.node.layout import segment_key
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 
@@ -97,3 +101,51 @@ def silent_sim() -> Iterator[SimulatedCameras]:
 
 
 SMALL_CLIP = {"width": 320, "height": 240, "fps": 10, "bitrate_kbps": 300, "loop_seconds": 20}
+
+
+@pytest.fixture(scope="session")
+def sample_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Two seconds of fragmented MP4 (H.264, 160x120, 10 fps), as the recorder writes them."""
+    path = tmp_path_factory.mktemp("footage") / "sample.mp4"
+    subprocess.run(
+        [find_ffmpeg(), "-hide_banner", "-loglevel", "error",
+         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10",
+         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+Seed = Callable[[int, list[tuple[int, int]]], Awaitable[list[SegmentRecord]]]
+
+
+@pytest.fixture
+def seed(services: Services, settings: Settings, sample_mp4: bytes) -> Seed:
+    """Index segments at (start_ms, end_ms) for a camera, each with a real file on disk."""
+
+    async def add(camera_id: int, times: list[tuple[int, int]]) -> list[SegmentRecord]:
+        records = []
+        for start_ms, end_ms in times:
+            key = segment_key(camera_id, start_ms)
+            path = settings.recordings_dir / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(sample_mp4)
+            records.append(
+                SegmentRecord(
+                    camera_id=camera_id,
+                    path=key,
+                    start_ms=start_ms,
+                    end_ms=end_ms,
+                    size=len(sample_mp4),
+                    video_codec="h264",
+                    width=160,
+                    height=120,
+                    fps=10.0,
+                )
+            )
+        assert services.node is not None
+        await services.segments.add(services.node.name, records)
+        return records
+
+    return add

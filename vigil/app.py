@@ -56,7 +56,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     segments = SegmentIndex(db)
     store = CameraStore(db, secret_box(settings))
     registry = NodeRegistry(store, segments)
-    cameras = CameraService(store, segments, registry, default_node=settings.node.name)
+    cameras = CameraService(store, registry, default_node=settings.node.name)
     node = None
     if with_node:
         node = MediaNode(

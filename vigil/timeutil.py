@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -20,17 +21,27 @@ def datetime_to_ms(value: datetime) -> int:
     return round(value.timestamp() * 1000)
 
 
+# Instants Vigil accepts: from the epoch to the end of year 9999.
+MAX_MS = 253_402_300_799_999
+
+
 def parse_instant(text: str) -> int:
     """Parse ISO 8601 (naive means UTC) or epoch seconds into epoch milliseconds."""
     text = text.strip()
     try:
-        return round(float(text) * 1000)
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        return datetime_to_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 time or epoch seconds: {text!r}") from None
+        try:
+            value = datetime_to_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time or epoch seconds: {text!r}") from None
+    else:
+        if not math.isfinite(seconds) or not 0 <= seconds * 1000 <= MAX_MS:
+            raise ValueError(f"not an ISO 8601 time or epoch seconds from 1970 to 9999: {text!r}")
+        value = round(seconds * 1000)
+    if not 0 <= value <= MAX_MS:
+        raise ValueError(f"not an ISO 8601 time or epoch seconds from 1970 to 9999: {text!r}")
+    return value
 
 
 def iso(ms: int) -> str:

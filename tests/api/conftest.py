@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,9 +13,6 @@ import pytest
 
 from vigil.api.app import create_app
 from vigil.app import Services
-from vigil.link.messages import SegmentRecord
-from vigil.node.ffmpeg import find_ffmpeg
-from vigil.node.layout import segment_key
 from vigil.settings import Settings
 
 Json = dict[str, Any]
@@ -39,20 +35,6 @@ def dead_url() -> str:
     return f"rtsp://127.0.0.1:{port}/stream"
 
 
-@pytest.fixture(scope="session")
-def sample_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Two seconds of fragmented MP4 (H.264, 160x120, 10 fps), as the recorder writes them."""
-    path = tmp_path_factory.mktemp("footage") / "sample.mp4"
-    subprocess.run(
-        [find_ffmpeg(), "-hide_banner", "-loglevel", "error",
-         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path.read_bytes()
-
-
 AddCamera = Callable[..., Awaitable[Json]]
 
 
@@ -65,40 +47,6 @@ def add_camera(client: httpx.AsyncClient, dead_url: str) -> AddCamera:
         response = await client.post("/api/cameras", json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())
-
-    return add
-
-
-Seed = Callable[[int, list[tuple[int, int]]], Awaitable[list[SegmentRecord]]]
-
-
-@pytest.fixture
-def seed(services: Services, settings: Settings, sample_mp4: bytes) -> Seed:
-    """Index segments at (start_ms, end_ms) for a camera, each with a real file on disk."""
-
-    async def add(camera_id: int, times: list[tuple[int, int]]) -> list[SegmentRecord]:
-        records = []
-        for start_ms, end_ms in times:
-            key = segment_key(camera_id, start_ms)
-            path = settings.recordings_dir / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(sample_mp4)
-            records.append(
-                SegmentRecord(
-                    camera_id=camera_id,
-                    path=key,
-                    start_ms=start_ms,
-                    end_ms=end_ms,
-                    size=len(sample_mp4),
-                    video_codec="h264",
-                    width=160,
-                    height=120,
-                    fps=10.0,
-                )
-            )
-        assert services.node is not None
-        await services.segments.add(services.node.name, records)
-        return records
 
     return add
 

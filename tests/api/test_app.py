@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.api.conftest import wait_for_state
 from vigil import __version__
 from vigil.api.app import create_app
 from vigil.app import Services
@@ -47,6 +48,23 @@ async def test_docs_page(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
     assert "/openapi.json" in response.text
+    # Served from the vendored bundle, so the page works on a box with no internet access.
+    assert "cdn" not in response.text.lower()
+    script = await client.get("/static/swagger/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
+
+
+async def test_home_page_lists_cameras_with_their_state(
+    client: httpx.AsyncClient, add_camera
+) -> None:
+    camera = await add_camera(name="Gate <b>&</b>")
+    await wait_for_state(client, camera["id"], "error")
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "Gate &lt;b&gt;&amp;&lt;/b&gt;" in page.text, "names are escaped"
+    assert "error" in page.text
+    assert "connection refused" in page.text
 
 
 async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:

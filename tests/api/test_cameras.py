@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import AddCamera, Seed, wait_for_state
+from tests.api.conftest import AddCamera, wait_for_state
+from tests.conftest import Seed
 from vigil.app import Services
 from vigil.settings import Settings
 

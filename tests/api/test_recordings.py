@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.api.conftest import AddCamera, Seed
+from tests.api.conftest import AddCamera
+from tests.conftest import Seed
 from vigil.link.messages import SegmentRecord
 from vigil.settings import Settings
 from vigil.timeutil import iso, now_ms
@@ -119,7 +120,7 @@ async def test_bad_ranges_are_refused(client: httpx.AsyncClient, footage: Footag
         ({"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, "query.end", "31 days"),
         ({"start": "yesterday"}, "query.start", "ISO 8601"),
         ({"end": "nan"}, "query.end", "ISO 8601"),
-        ({"end": "1e300"}, "query.end", "out of range"),
+        ({"end": "1e300"}, "query.end", "from 1970 to 9999"),
     ]
     for params, location, words in cases:
         response = await client.get(url, params=params)

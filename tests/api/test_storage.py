@@ -7,7 +7,8 @@ import shutil
 import httpx
 import pytest
 
-from tests.api.conftest import AddCamera, Seed
+from tests.api.conftest import AddCamera
+from tests.conftest import Seed
 from vigil.settings import Settings
 from vigil.timeutil import iso, now_ms
 

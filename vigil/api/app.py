@@ -12,6 +12,7 @@ from vigil.api.problems import install_problem_handlers
 from vigil.api.routers import API_PREFIX, cameras, recordings, storage, system
 from vigil.app import Services, start_services, stop_services
 from vigil.settings import Settings
+from vigil.web.pages import install_pages
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -35,7 +36,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         summary="Record, watch and search IP cameras.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     if services is not None:
@@ -43,4 +44,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_problem_handlers(app)
     for module in (system, cameras, recordings, storage):
         app.include_router(module.router, prefix=API_PREFIX)
+    install_pages(app)
     return app

@@ -12,10 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from vigil.cameras.service import CameraHasProtectedFootage
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
-from vigil.store.cameras import CameraNotFound, DuplicateCameraName
+from vigil.store.cameras import CameraHasProtectedFootage, CameraNotFound, DuplicateCameraName
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -351,7 +351,8 @@ class CameraRecorder:
         new = current | changes
         if new == current:
             return
-        new["changed_ms"] = now_ms()
+        if new["state"] != current["state"]:
+            new["changed_ms"] = now_ms()
         self._status = CameraStatus(**new)
         await self._sink.status_changed(self._status)
 

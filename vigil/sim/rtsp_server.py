@@ -190,8 +190,9 @@ class Feeder(threading.Thread):
         self._wakeup.set()
 
     def _sleep(self, seconds: float) -> None:
+        """Sleep, or less if woken; the loop clears the flag before it looks at the state,
+        so a wake-up is never lost."""
         self._wakeup.wait(seconds)
-        self._wakeup.clear()
 
     def _running_time(self) -> int | None:
         clock = self.vsrc.get_clock()
@@ -212,6 +213,7 @@ class Feeder(threading.Thread):
     def run(self) -> None:
         synced = False
         while not self._stop.is_set():
+            self._wakeup.clear()
             quiet = self.camera.quiet_for()
             if quiet > 0:
                 synced = False
@@ -268,7 +270,8 @@ class Feeder(threading.Thread):
 
 
 def launch_line(clip: Clip) -> str:
-    """The media pipeline: payloaders only, no parsing of video, no live test sources."""
+    """The media pipeline: appsrc into payloaders. Nothing else that is live (a live test
+    source next to appsrc makes the media seekable, and a second PLAY then breaks it)."""
     video = (
         "appsrc name=vsrc is-live=true do-timestamp=false format=time min-latency=0 "
         "! rtph264pay name=pay0 pt=96"
@@ -298,7 +301,10 @@ class Simulator:
         if len(clips) not in (1, args.cameras):
             raise SystemExit("--clip must be given once or once per camera")
         self.cameras: dict[str, Camera] = {}
+        # Cameras each connected client asked for, even without a session yet (so a drop
+        # can close it). Client callbacks run on the server's client thread, hence the lock.
         self.touched: dict[GstRtspServer.RTSPClient, set[str]] = {}
+        self.touched_lock = threading.Lock()
         mounts = self.server.get_mount_points()
         epoch = time.monotonic_ns()
         for n in range(1, args.cameras + 1):
@@ -402,7 +408,8 @@ class Simulator:
     def _on_client_connected(
         self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient
     ) -> None:
-        self.touched[client] = set()
+        with self.touched_lock:
+            self.touched[client] = set()
         for request in ("pre-describe-request", "pre-setup-request", "pre-play-request"):
             client.connect(request, self._on_request)
         client.connect("closed", self._on_closed)
@@ -413,11 +420,13 @@ class Simulator:
         camera = self._camera_for_path(ctx.uri.abspath if ctx.uri else "")
         if camera is None:
             return STATUS_OK  # the server answers 404 itself
-        self.touched.setdefault(client, set()).add(camera.name)
+        with self.touched_lock:
+            self.touched.setdefault(client, set()).add(camera.name)
         return STATUS_UNAVAILABLE if camera.dropped() else STATUS_OK
 
     def _on_closed(self, client: GstRtspServer.RTSPClient) -> None:
-        self.touched.pop(client, None)
+        with self.touched_lock:
+            self.touched.pop(client, None)
 
     def _camera_for_path(self, path: str) -> Camera | None:
         return self.cameras.get(path.strip("/").split("/", 1)[0])
@@ -427,8 +436,9 @@ class Simulator:
         result: dict[str, list[GstRtspServer.RTSPClient]] = {n: [] for n in self.cameras}
         by_media = {c.media: c.name for c in self.cameras.values() if c.media is not None}
         connected = self.server.client_filter(None)
-        for gone in set(self.touched).difference(connected):  # in case "closed" never came
-            del self.touched[gone]
+        with self.touched_lock:
+            for gone in set(self.touched).difference(connected):  # if "closed" never came
+                del self.touched[gone]
         for client in connected:
             names = set()
             for session in client.session_filter(None):
@@ -460,9 +470,10 @@ class Simulator:
         camera.set_fault(kind, seconds)
         if kind == "drop":
             holding = set(self._clients_by_camera()[name])
-            for client in self.server.client_filter(None):
-                if client in holding or name in self.touched.get(client, ()):
-                    client.close()
+            with self.touched_lock:
+                holding.update(c for c, names in self.touched.items() if name in names)
+            for client in holding:
+                client.close()
         until = (
             "" if kind == "resume" else " until resume" if seconds == FOREVER else f" {seconds:g} s"
         )
@@ -477,8 +488,8 @@ class Simulator:
 
 
 def on_main_loop(func: Callable[[], T], timeout: float = 10.0) -> T:
-    """Run ``func`` on the GLib main loop, where the server accepts clients and the media
-    factories are set up, so control never races the server's own callbacks."""
+    """Run ``func`` on the GLib main loop (the thread that accepts clients and builds media)
+    and return its result; the control endpoint's threads never touch the server directly."""
     done = threading.Event()
     box: dict[str, Any] = {}
 
@@ -590,9 +601,14 @@ def main(argv: list[str]) -> int:
     Gst.init(None)
     sim = Simulator(args)
     ControlHandler.sim = sim
-    control = ThreadingHTTPServer(("127.0.0.1", args.control_port), ControlHandler)
+    try:
+        control = ThreadingHTTPServer(("127.0.0.1", args.control_port), ControlHandler)
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on 127.0.0.1:{args.control_port}: {exc}") from exc
     control.daemon_threads = True
-    threading.Thread(target=control.serve_forever, name="control", daemon=True).start()
+    threading.Thread(
+        target=control.serve_forever, args=(0.05,), name="control", daemon=True
+    ).start()
     loop = GLib.MainLoop()
 
     def quit_() -> bool:

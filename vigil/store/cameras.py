@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from vigil.link.messages import CameraConfig
 from vigil.secrets import SecretBox
 from vigil.store.database import Database
-from vigil.store.models import Camera
+from vigil.store.models import Camera, Segment
 from vigil.timeutil import now_ms
 
 
@@ -41,6 +41,15 @@ class CameraFields:
     segment_seconds: float = 10.0
     retention_days: float | None = None
     retention_max_bytes: int | None = None
+
+
+class CameraHasProtectedFootage(Exception):
+    def __init__(self, camera_id: int, count: int) -> None:
+        super().__init__(
+            f"camera {camera_id} has {count} protected segments; release them before deleting"
+        )
+        self.camera_id = camera_id
+        self.count = count
 
 
 class CameraStore:
@@ -91,10 +100,19 @@ class CameraStore:
         return camera
 
     async def delete(self, camera_id: int) -> Camera:
+        """Delete a camera and (by cascade) its segment rows; refused while any is protected.
+
+        The check and the delete are one transaction, so footage protected meanwhile is safe.
+        """
         async with self._db.write() as session:
-            camera = await session.get(Camera, camera_id)
+            camera = await session.get(Camera, camera_id, with_for_update=True)
             if camera is None:
                 raise CameraNotFound(camera_id)
+            protected = await session.scalar(
+                select(func.count()).where(Segment.camera_id == camera_id, Segment.protected)
+            )
+            if protected:
+                raise CameraHasProtectedFootage(camera_id, int(protected))
             await session.delete(camera)
         return camera
 

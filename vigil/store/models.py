@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -12,9 +22,12 @@ class Base(DeclarativeBase):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    # Ids are never reused (AUTOINCREMENT on SQLite), so nothing in flight for a deleted
+    # camera can land on a new one; names are unique regardless of case.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     main_url: Mapped[str] = mapped_column(String(2000))
     sub_url: Mapped[str | None] = mapped_column(String(2000))
     username: Mapped[str | None] = mapped_column(String(200))
@@ -28,6 +41,9 @@ class Camera(Base):
     node: Mapped[str] = mapped_column(String(100), default="local")
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("uq_cameras_name_lower", func.lower(Camera.name), unique=True)
 
 
 class Segment(Base):

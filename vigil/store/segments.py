@@ -202,10 +202,3 @@ class SegmentIndex:
                 .values(protected=protected)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def protected_count(self, camera_id: int) -> int:
-        async with self._db.read() as session:
-            count = await session.scalar(
-                select(func.count()).where(Segment.camera_id == camera_id, Segment.protected)
-            )
-            return int(count or 0)

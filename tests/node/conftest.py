@@ -1,3 +1,0 @@
-from tests.api.conftest import sample_mp4, seed
-
-__all__ = ["sample_mp4", "seed"]

@@ -1,0 +1,1 @@
+"""What a browser sees: the start page and the offline API documentation."""

@@ -1,0 +1,104 @@
+"""Server-rendered pages. The full web UI comes later; today, a status page and /docs."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from vigil import __version__
+from vigil.api.deps import ServicesDep
+from vigil.link.messages import CameraState
+from vigil.timeutil import now_ms
+
+router = APIRouter(include_in_schema=False)
+SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+_STATE_COLOURS = {
+    CameraState.STREAMING: "#1a7f37",
+    CameraState.CONNECTING: "#9a6700",
+    CameraState.STALLED: "#bc4c00",
+    CameraState.OFFLINE: "#57606a",
+    CameraState.ERROR: "#cf222e",
+    CameraState.DISABLED: "#57606a",
+}
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vigil</title>
+<meta http-equiv="refresh" content="5">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;
+color:#1f2328}}
+table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem .6rem;
+border-bottom:1px solid #d0d7de}}.state{{font-weight:600}}small{{color:#57606a}}
+</style></head><body>
+<h1>Vigil <small>{version}</small></h1>
+<p>{count} cameras, {recorded} recorded. API: <a href="/docs">interactive documentation</a>,
+<a href="/api/cameras">cameras</a>, <a href="/api/storage">storage</a>.</p>
+<table><thead><tr><th>Camera</th><th>State</th><th>Stream</th><th>Recorded</th><th>Uptime</th>
+<th>Last error</th></tr></thead><tbody>{rows}</tbody></table>
+</body></html>"""
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} PB"
+
+
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(services: ServicesDep) -> str:
+    """Every camera's state at a glance, refreshed every few seconds."""
+    usage = {u.camera_id: u for u in await services.segments.usage()}
+    rows = []
+    now = now_ms()
+    for camera in await services.cameras.store.list():
+        status = services.nodes.status(camera.id)
+        stream = ""
+        if status.width and status.height:
+            stream = f"{status.video_codec} {status.width}x{status.height} {status.fps or 0:g} fps"
+        recorded = usage.get(camera.id)
+        uptime = ""
+        if status.state == CameraState.STREAMING and status.streaming_since_ms:
+            uptime = _duration(now - status.streaming_since_ms)
+        rows.append(
+            f"<tr><td>{escape(camera.name)}</td>"
+            f'<td class="state" style="color:{_STATE_COLOURS[status.state]}">'
+            f"{status.state.value}</td><td>{escape(stream)}</td>"
+            f"<td>{_size(recorded.bytes) if recorded else '—'}</td><td>{uptime}</td>"
+            f"<td>{escape(status.last_error or '')}</td></tr>"
+        )
+    total = sum(u.bytes for u in usage.values())
+    return _PAGE.format(
+        version=__version__, count=len(rows), recorded=_size(total), rows="".join(rows)
+    )
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs() -> HTMLResponse:
+    """Swagger UI from the vendored bundle: it works with no internet access."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Vigil API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/swagger/favicon-32x32.png",
+    )
+
+
+def install_pages(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_ASSETS), name="swagger")
