@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -10,6 +14,26 @@ from vigil.app import Services, start_services, stop_services
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM once it has stopped, which would end the process before the
+    recorders finish their segments; Vigil takes the signals itself instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self, sig: signal.Signals) -> None:
+        log.info("%s: stopping", sig.name)
+        self.should_exit = True
 
 
 async def serve_http(settings: Settings, services: Services) -> None:
@@ -23,7 +47,7 @@ async def serve_http(settings: Settings, services: Services) -> None:
         log_config=None,
         access_log=False,
     )
-    await uvicorn.Server(config).serve()
+    await _Server(config).serve()
 
 
 async def run_server(settings: Settings) -> None:
