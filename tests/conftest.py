@@ -100,6 +100,14 @@ def silent_sim() -> Iterator[SimulatedCameras]:
         yield cameras
 
 
+@pytest.fixture(scope="session")
+def auth_sim() -> Iterator[SimulatedCameras]:
+    """One simulated camera that wants credentials."""
+    with SimulatedCameras(cameras=1, auth=AUTH_SIM_CREDENTIALS, **SMALL_CLIP) as cameras:
+        yield cameras
+
+
+AUTH_SIM_CREDENTIALS = "viewer:s3cret-Pa55"
 SMALL_CLIP = {"width": 320, "height": 240, "fps": 10, "bitrate_kbps": 300, "loop_seconds": 20}
 
 

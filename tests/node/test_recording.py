@@ -7,6 +7,7 @@ from pathlib import Path
 
 import av
 
+from tests.conftest import AUTH_SIM_CREDENTIALS
 from tests.node.helpers import segments_of, wait_segments, wait_state
 from vigil.app import Services, stop_services
 from vigil.link.messages import CameraState
@@ -144,3 +145,46 @@ async def test_bad_cameras_report_errors_and_others_keep_recording(
     assert "404" in (services.nodes.status(missing.id).last_error or "")
     await wait_segments(services, good.id, 3)
     assert services.nodes.status(good.id).state == CameraState.STREAMING
+
+
+async def test_credentials_are_used_and_wrong_ones_reported(
+    services: Services, auth_sim: SimulatedCameras
+) -> None:
+    user, _, password = AUTH_SIM_CREDENTIALS.partition(":")
+    right = await services.cameras.create(
+        CameraFields(name="locked", main_url=auth_sim.urls[0], username=user, password=password)
+    )
+    wrong = await services.cameras.create(
+        CameraFields(
+            name="wrong key", main_url=auth_sim.urls[0], username=user, password="hunter2-camera"
+        )
+    )
+    await wait_state(services, wrong.id, {CameraState.ERROR})
+    assert services.nodes.status(wrong.id).last_error == (
+        "the camera refused the credentials (401 Unauthorized)"
+    )
+    await wait_state(services, right.id, {CameraState.STREAMING})
+    await wait_segments(services, right.id, 2)
+
+
+async def test_changes_take_effect_without_a_restart(
+    services: Services, sim: SimulatedCameras
+) -> None:
+    camera = await services.cameras.create(
+        CameraFields(name="moved", main_url="rtsp://127.0.0.1:9/none", segment_seconds=1)
+    )
+    await wait_state(services, camera.id, {CameraState.ERROR})
+    await services.cameras.update(camera.id, {"main_url": sim.urls[3]})
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    await wait_segments(services, camera.id, 2)
+
+    await services.cameras.update(camera.id, {"recording": False})
+    await wait_state(services, camera.id, {CameraState.DISABLED}, 15)
+    stopped_at = len(await segments_of(services, camera.id))
+    await services.cameras.update(camera.id, {"retention_days": 3})  # no restart needed
+    assert services.nodes.status(camera.id).state == CameraState.DISABLED
+    assert len(await segments_of(services, camera.id)) == stopped_at
+
+    await services.cameras.update(camera.id, {"recording": True, "segment_seconds": 2})
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    await wait_segments(services, camera.id, stopped_at + 2)

@@ -100,6 +100,7 @@ class MediaNode:
             if recorder is not None:
                 await recorder.stop()
                 del self._recorders[config.id]
+                await self.outbox.flush()  # its last segment is indexed before we answer
             if config.enabled and config.recording:
                 recorder = self._new_recorder(config)
                 self._recorders[config.id] = recorder
