@@ -9,8 +9,9 @@ are split between the processes that map them, so the sum over a tree is what th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -23,6 +24,9 @@ class Sample:
     cpu_s: float  # cumulative CPU seconds (user + system)
     pss: int  # bytes, over the processes alive at ``t``
     procs: int  # processes alive at ``t``
+    # The same, split by kind of process ("ffmpeg", "python", ...; see ``kind``)
+    cpu_by_kind: Mapping[str, float] = field(default_factory=dict)
+    pss_by_kind: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +39,20 @@ class WindowStats:
     pss_mean: float
     pss_peak: int
     procs_max: int
+    cpu_pct_by_kind: dict[str, float] = field(default_factory=dict)
+    pss_mean_by_kind: dict[str, float] = field(default_factory=dict)
 
 
 class TreeTracker:
-    """Processes started from some root pids, with all their descendants."""
+    """Processes started from some root pids, with all their descendants unless told not to."""
 
-    def __init__(self, name: str, roots: Iterable[int] = ()) -> None:
+    def __init__(self, name: str, roots: Iterable[int] = (), descendants: bool = True) -> None:
         self.name = name
+        self._descendants = descendants
         self.samples: list[Sample] = []
         self._roots: list[psutil.Process] = []
-        self._cpu: dict[tuple[int, float], float] = {}  # (pid, start time): last CPU seconds
+        # (pid, start time): (kind, last CPU seconds)
+        self._cpu: dict[tuple[int, float], tuple[str, float]] = {}
         self.add_roots(roots)
 
     def add_roots(self, pids: Iterable[int]) -> None:
@@ -55,18 +63,24 @@ class TreeTracker:
                 continue
 
     def sample(self, t: float) -> Sample:
-        pss = 0
+        pss: defaultdict[str, int] = defaultdict(int)
         alive = 0
         for proc in self._live():
             cpu = _cpu_seconds(proc)
             if cpu is None:
                 continue
-            self._cpu[(proc.pid, proc.create_time())] = cpu
+            key, what, seconds = cpu
+            self._cpu[key] = (what, seconds)
             memory = _pss(proc)
             if memory is not None:
-                pss += memory
+                pss[what] += memory
                 alive += 1
-        sample = Sample(t, sum(self._cpu.values()), pss, alive)
+        cpu_by_kind: defaultdict[str, float] = defaultdict(float)
+        for what, seconds in self._cpu.values():
+            cpu_by_kind[what] += seconds
+        sample = Sample(
+            t, sum(cpu_by_kind.values()), sum(pss.values()), alive, dict(cpu_by_kind), dict(pss)
+        )
         self.samples.append(sample)
         return sample
 
@@ -77,7 +91,8 @@ class TreeTracker:
                 if not root.is_running():
                     continue
                 found.setdefault(root.pid, root)
-                for child in root.children(recursive=True):
+                children = root.children(recursive=True) if self._descendants else []
+                for child in children:
                     found.setdefault(child.pid, child)
             except _GONE:
                 continue
@@ -109,22 +124,45 @@ def window(samples: Sequence[Sample], start: float, end: float) -> WindowStats:
     first, last = inside[0], inside[-1]
     seconds = last.t - first.t
     cpu_s = last.cpu_s - first.cpu_s
+    kinds = sorted(set(last.cpu_by_kind) | set(last.pss_by_kind))
+    cpu_by_kind = {k: last.cpu_by_kind.get(k, 0.0) - first.cpu_by_kind.get(k, 0.0) for k in kinds}
     return WindowStats(
         seconds=seconds,
         cpu_s=cpu_s,
-        cpu_pct=100 * cpu_s / seconds if seconds > 0 else 0.0,
+        cpu_pct=_pct(cpu_s, seconds),
         pss_mean=sum(s.pss for s in inside) / len(inside),
         pss_peak=max(s.pss for s in inside),
         procs_max=max(s.procs for s in inside),
+        cpu_pct_by_kind={k: _pct(v, seconds) for k, v in cpu_by_kind.items()},
+        pss_mean_by_kind={
+            k: sum(s.pss_by_kind.get(k, 0) for s in inside) / len(inside) for k in kinds
+        },
     )
 
 
-def _cpu_seconds(proc: psutil.Process) -> float | None:
+def kind(name: str) -> str:
+    """What a process is, from its name: "ffmpeg" (any build), "python", or the name."""
+    if "ffmpeg" in name:
+        return "ffmpeg"
+    if name.startswith("python"):
+        return "python"
+    return name
+
+
+def _pct(cpu_s: float, seconds: float) -> float:
+    return 100 * cpu_s / seconds if seconds > 0 else 0.0
+
+
+def _cpu_seconds(proc: psutil.Process) -> tuple[tuple[int, float], str, float] | None:
+    """``((pid, start time), kind, CPU seconds)``; the start time tells a reused pid apart."""
     try:
-        times = proc.cpu_times()
+        with proc.oneshot():
+            times = proc.cpu_times()
+            started = proc.create_time()
+            name = proc.name()
     except _GONE:
         return None
-    return times.user + times.system
+    return (proc.pid, started), kind(name), times.user + times.system
 
 
 def _pss(proc: psutil.Process) -> int | None:

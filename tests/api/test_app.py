@@ -50,7 +50,7 @@ async def test_docs_page(client: httpx.AsyncClient) -> None:
     assert "/openapi.json" in response.text
     # Served from the vendored bundle, so the page works on a box with no internet access.
     assert "cdn" not in response.text.lower()
-    script = await client.get("/static/swagger/swagger-ui-bundle.js")
+    script = await client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
     assert script.status_code == 200
     assert "SwaggerUIBundle" in script.text
 

@@ -140,7 +140,7 @@ def test_stall_keeps_connections_but_sends_nothing(sim: SimulatedCameras) -> Non
             packets = viewer.demux(video=0)
             next(packets)
             wait_for(lambda: sim.clients(name) == before + 2)
-            sim.stall(name, seconds=20)
+            sim.stall(name, seconds=30)
             stalled = time.monotonic()
             with pytest.raises(av.error.ExitError):  # PyAV's read timeout
                 for _ in packets:
@@ -149,9 +149,8 @@ def test_stall_keeps_connections_but_sends_nothing(sim: SimulatedCameras) -> Non
             assert status.state == "stalled"
             assert status.clients >= before + 1, "a stall keeps connections open"
         # RTCP still flows during a stall (as from a real frozen camera) and resets
-        # ffmpeg's socket timeout: it gives up after a few 2 s timeouts, not after 2 s.
-        assert ffmpeg.wait(timeout=15) == 0
-        assert time.monotonic() - stalled < 20
+        # ffmpeg's socket timeout: it gives up after 5-11 s, not 2 s. It exits with 0.
+        assert ffmpeg.wait(timeout=max(0.0, stalled + 25 - time.monotonic())) == 0
         sim.resume(name)
         assert sim.status(name).state != "stalled"
         with open_stream(url) as again:

@@ -7,7 +7,9 @@ ready line and talks to its JSON control endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import functools
 import http.client
 import json
@@ -20,7 +22,6 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, Literal, Self
@@ -61,7 +62,7 @@ class SimulatorError(RuntimeError):
     """The simulator failed to start, died, or refused a control request."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class CameraStatus:
     """One camera as the control endpoint reports it."""
 
@@ -234,8 +235,6 @@ class SimulatedCameras:
         self.stop()
 
     async def __aenter__(self) -> Self:
-        import asyncio
-
         return await asyncio.to_thread(self.start)
 
     async def __aexit__(
@@ -244,8 +243,6 @@ class SimulatedCameras:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        import asyncio
-
         await asyncio.to_thread(self.stop)
 
     # --- addresses -----------------------------------------------------------------------
@@ -298,7 +295,7 @@ class SimulatedCameras:
         if not self._labels:
             return [ensure_clip(self._clip, self._cache_dir)]
         return [
-            ensure_clip(ClipParams(**{**self._clip.__dict__, "label": name}), self._cache_dir)
+            ensure_clip(dataclasses.replace(self._clip, label=name), self._cache_dir)
             for name in self.names
         ]
 

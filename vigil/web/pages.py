@@ -5,7 +5,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -17,7 +16,7 @@ from vigil.link.messages import CameraState
 from vigil.timeutil import now_ms
 
 router = APIRouter(include_in_schema=False)
-SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+STATIC = Path(__file__).parent / "static"
 
 _STATE_COLOURS = {
     CameraState.STREAMING: "#1a7f37",
@@ -93,12 +92,12 @@ async def docs() -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="Vigil API",
-        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-        swagger_css_url="/static/swagger/swagger-ui.css",
-        swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
     )
 
 
 def install_pages(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_ASSETS), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
