@@ -80,6 +80,7 @@ class CameraRecorder:
         self._anchor_ms: int | None = None
         self._late: list[int] = []
         self._last_end_ms = 0
+        self._last_logged: tuple[CameraState, str] | None = None
         self._last_progress = 0.0
         self._out_time_us = 0
         self._streamed = False
@@ -118,7 +119,11 @@ class CameraRecorder:
                 state = CameraState.OFFLINE
             else:
                 state = CameraState.ERROR
-            log.warning(
+            # A camera that stays unreachable is logged once, not at every retry.
+            repeated = self._last_logged == (state, reason)
+            self._last_logged = (state, reason)
+            log.log(
+                logging.DEBUG if repeated else logging.WARNING,
                 "camera %s (%s): %s; reconnecting in %.1f s",
                 self.config.id,
                 self.config.name,
