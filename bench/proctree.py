@@ -9,6 +9,7 @@ are split between the processes that map them, so the sum over a tree is what th
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,15 +88,19 @@ class TreeTracker:
     def _live(self) -> list[psutil.Process]:
         found: dict[int, psutil.Process] = {}
         for root in self._roots:
-            try:
-                if not root.is_running():
-                    continue
-                found.setdefault(root.pid, root)
-                children = root.children(recursive=True) if self._descendants else []
-                for child in children:
-                    found.setdefault(child.pid, child)
-            except _GONE:
-                continue
+            with contextlib.suppress(*_GONE):
+                if root.is_running():
+                    found[root.pid] = root
+        if not self._descendants:
+            return list(found.values())
+        # One pass over /proc for the whole tree (Process.children() makes one per root).
+        children = _children_by_parent()
+        todo = list(found)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child.pid not in found:
+                    found[child.pid] = child
+                    todo.append(child.pid)
         return list(found.values())
 
 
@@ -138,6 +143,15 @@ def window(samples: Sequence[Sample], start: float, end: float) -> WindowStats:
             k: sum(s.pss_by_kind.get(k, 0) for s in inside) / len(inside) for k in kinds
         },
     )
+
+
+def _children_by_parent() -> dict[int, list[psutil.Process]]:
+    children: defaultdict[int, list[psutil.Process]] = defaultdict(list)
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children[ppid].append(proc)
+    return children
 
 
 def kind(name: str) -> str:

@@ -75,6 +75,7 @@ class StreamParams:
     fps: int
     bitrate_kbps: int
     audio: bool
+    sim_cameras: int = 0  # distinct simulated cameras; 0: one per recorded camera
 
     def label(self) -> str:
         audio = "AAC audio" if self.audio else "no audio"
@@ -598,6 +599,7 @@ def machine() -> dict[str, Any]:
     ffmpeg = find_ffmpeg()
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False)
     return {
+        "vigil_source": vigil_source(),
         "cores": psutil.cpu_count(),
         "cpu_model": model,
         "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
@@ -605,6 +607,31 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "ffmpeg": ffmpeg,
         "ffmpeg_version": (version.stdout.splitlines() or [""])[0],
+    }
+
+
+def vigil_source() -> dict[str, Any]:
+    """Where the measured ``vigil`` package was imported from, and its commit if in git."""
+    import vigil
+
+    folder = Path(vigil.__file__).resolve().parent
+    head = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    in_git = head.returncode == 0
+    return {
+        "path": str(folder),
+        "commit": head.stdout.strip() if in_git else None,
+        "uncommitted_changes": bool(dirty.stdout.strip()) if in_git else None,
     }
 
 
@@ -626,16 +653,19 @@ def work_dir(keep: bool) -> Iterator[Path]:
 def compare(params: RunParams, stream: StreamParams, keep: bool, baseline: bool) -> dict[str, Any]:
     """Vigil, then bare ffmpeg, on the same N simulated cameras."""
     phases: list[PhaseResult] = []
-    with work_dir(keep) as work, simulator(params.cameras, stream) as (sim, sim_tracker):
-        print(f"simulator: {params.cameras} cameras ready; recording with Vigil...", flush=True)
-        vigil = VigilRecorders(sim.urls, params, work)
+    served = min(stream.sim_cameras or params.cameras, params.cameras)
+    with work_dir(keep) as work, simulator(served, stream) as (sim, sim_tracker):
+        print(f"simulator: {served} cameras ready; recording with Vigil...", flush=True)
+        # Recorded cameras share the simulated ones round-robin when there are fewer of those.
+        urls = [sim.urls[i % served] for i in range(params.cameras)]
+        vigil = VigilRecorders(urls, params, work)
         result, details = run_phase(vigil, sim_tracker, params)
         phases.append(result)
         segments = check_segments(vigil, details, params.segment_seconds)
         if baseline:
             time.sleep(2.0)  # let the simulator see Vigil's sessions go
             print("recording with bare ffmpeg...", flush=True)
-            bare, _ = run_phase(BareRecorders(sim.urls, params, work), sim_tracker, params)
+            bare, _ = run_phase(BareRecorders(urls, params, work), sim_tracker, params)
             phases.append(bare)
         sim_total = sim_tracker.samples[-1].cpu_s if sim_tracker.samples else 0.0
     return {
@@ -666,6 +696,7 @@ def search_max(
     """Vigil on growing N until a segment is lost or the box's CPU saturates."""
     rows: list[dict[str, Any]] = []
     held = 0
+    print_max_rows([])
     for n in steps:
         step = RunParams(
             n, params.seconds, params.segment_seconds, params.warmup, params.interval, params.http
@@ -733,7 +764,8 @@ def print_comparison(outcome: dict[str, Any]) -> None:
     phases = [PhaseResult(**p) for p in outcome["phases"]]
     print()
     print(
-        f"Recording {params['cameras']} cameras ({StreamParams(**stream).label()}), "
+        f"Recording {params['cameras']} cameras ({StreamParams(**stream).label()}"
+        f"{served_by(stream['sim_cameras'], params['cameras'])}), "
         f"{params['seconds']:g} s, {params['segment_seconds']:g} s segments; "
         f"rates over the steady window (from {params['warmup']:g} s after start to the stop)"
     )
@@ -782,6 +814,12 @@ def _cpu_of(what: str) -> Callable[[PhaseResult], object]:
 
 def _pss_of(what: str) -> Callable[[PhaseResult], object]:
     return lambda p: f"{p.pss_mb_by_kind.get(what, 0):.1f}"
+
+
+def served_by(sim_cameras: int, cameras: int) -> str:
+    if not sim_cameras or sim_cameras >= cameras:
+        return ""
+    return f", pulled from {sim_cameras} simulated cameras"
 
 
 def print_segments(segments: dict[str, Any], cameras: int) -> None:
@@ -852,6 +890,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--bitrate-kbps", type=int, default=2000)
     parser.add_argument("--no-audio", dest="audio", action="store_false")
+    parser.add_argument(
+        "--sim-cameras",
+        type=int,
+        default=0,
+        help="distinct simulated cameras, shared round-robin (default: one per camera)",
+    )
     parser.add_argument("--no-http", dest="http", action="store_false", help="no HTTP API")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--max", action="store_true", help="search the largest N held")
@@ -860,18 +904,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-baseline", action="store_true", help="bare ffmpeg at each step")
     parser.add_argument("--keep", action="store_true", help="keep the recordings and logs")
     parser.add_argument("--out", type=Path, help="JSON result path")
+    parser.add_argument("--note", default="", help="stored in the JSON result")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    stream = StreamParams(args.width, args.height, args.fps, args.bitrate_kbps, args.audio)
+    stream = StreamParams(
+        args.width, args.height, args.fps, args.bitrate_kbps, args.audio, args.sim_cameras
+    )
     if args.max:
         params = RunParams(
             0, args.max_seconds, args.segment_seconds, args.warmup, args.interval, args.http
         )
         steps = [int(n) for n in args.max_steps.split(",")]
         outcome = search_max(steps, params, stream, args.keep, args.max_baseline)
+        outcome["note"] = args.note
         print(f"\nLargest N with no segment lost: {outcome['max_cameras_without_loss']}")
         print_max_rows(outcome["steps"])
         path = write_result(outcome, "recording-max.json", args.out)
@@ -880,6 +928,7 @@ def main(argv: list[str] | None = None) -> None:
             args.cameras, args.seconds, args.segment_seconds, args.warmup, args.interval, args.http
         )
         outcome = compare(params, stream, args.keep, args.baseline)
+        outcome["note"] = args.note
         print_comparison(outcome)
         path = write_result(outcome, f"recording-{args.cameras}.json", args.out)
     print(f"result: {path}")

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from vigil.link.messages import SegmentRecord
 from vigil.link.protocol import AppSide, LinkUnavailable
@@ -57,21 +58,25 @@ class Outbox:
         self._wake.set()
 
     async def flush(self) -> bool:
-        """Deliver everything pending now. False if the application server is unavailable."""
+        """Deliver everything pending now. False if the application server is unavailable.
+
+        Consecutive messages of one kind go in one call (one database transaction)."""
         async with self._lock:
-            for path in sorted(self._folder.glob("*.json")):
-                body = json.loads(path.read_text(encoding="utf-8"))
+            while paths := sorted(self._folder.glob("*.json")):
+                batch = _leading_run([(p, json.loads(p.read_text("utf-8"))) for p in paths])
+                kind = next(iter(batch[0][1]))
                 try:
-                    if "recorded" in body:
-                        records = [SegmentRecord(**r) for r in body["recorded"]]
+                    if kind == "recorded":
+                        records = [SegmentRecord(**r) for _, b in batch for r in b["recorded"]]
                         await self._app.segments_recorded(self._node, records)
-                    if "removed" in body:
-                        await self._app.segments_removed(self._node, body["removed"])
+                    else:
+                        removed = [key for _, b in batch for key in b["removed"]]
+                        await self._app.segments_removed(self._node, removed)
                 except LinkUnavailable:
                     return False
-                path.unlink()
-            if self.pending() == 0:
-                self._idle.set()
+                for path, _ in batch:
+                    path.unlink()
+            self._idle.set()
         return True
 
     async def wait_delivered(self) -> None:
@@ -90,3 +95,14 @@ class Outbox:
             if not delivered:
                 await asyncio.sleep(self._retry)
                 self._wake.set()
+
+
+def _leading_run(messages: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
+    """The first messages in order that are all of the first one's kind (at most 500)."""
+    kind = next(iter(messages[0][1]))
+    run = []
+    for message in messages[:500]:
+        if next(iter(message[1])) != kind:
+            break
+        run.append(message)
+    return run

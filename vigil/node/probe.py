@@ -26,7 +26,9 @@ class SegmentInfo:
 def probe_segment(path: Path) -> SegmentInfo:
     """Codecs, picture size and duration of a segment, from its video packets."""
     try:
-        container = av.open(str(path))
+        # skip_frame: opening must not decode pictures (that was most of the node's CPU).
+        # (PyAV's stub types stream_options as list[str]; the runtime wants a dict per stream.)
+        container = av.open(str(path), stream_options=[{"skip_frame": "all"}])  # type: ignore[list-item]
     except (av.error.FFmpegError, OSError) as exc:
         raise UnreadableSegment(f"{path.name}: {exc}") from exc
     with container:

@@ -62,7 +62,7 @@ class NodeRegistry:
         return [self._cameras.config(c) for c in await self._cameras.list(node=node)]
 
     async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None:
-        known = {c.id for c in await self._cameras.list(node=node)}
+        known = await self._cameras.existing({s.camera_id for s in segments}, node=node)
         # A camera deleted while its segment was in flight: the file goes, not an orphan row.
         orphans = [s.path for s in segments if s.camera_id not in known]
         await self._segments.add(node, [s for s in segments if s.camera_id in known])
