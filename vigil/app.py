@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.cameras.service import CameraService
+from vigil.exports.service import ExportService
 from vigil.link.local import LocalLink
+from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.node import MediaNode
 from vigil.nodes.registry import NodeRegistry
+from vigil.playback.service import Playback
 from vigil.secrets import SecretBox
 from vigil.settings import Settings
 from vigil.store.cameras import CameraStore
 from vigil.store.database import Database
+from vigil.store.exports import ExportStore
 from vigil.store.migrate import upgrade
 from vigil.store.segments import SegmentIndex
 
@@ -30,6 +34,8 @@ class Services:
     segments: SegmentIndex
     nodes: NodeRegistry
     node: MediaNode | None
+    exports: ExportService
+    playback: Playback = field(default_factory=Playback)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -68,10 +74,20 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
         )
         registry.attach(node.name, node)
         await node.start()
-    return Services(settings, db, cameras, segments, registry, node)
+    exports = ExportService(
+        ExportStore(db),
+        store,
+        segments,
+        registry,
+        settings.data_dir / "exports",
+        find_ffmpeg(settings.node.ffmpeg),
+    )
+    await exports.start()
+    return Services(settings, db, cameras, segments, registry, node, exports)
 
 
 async def stop_services(services: Services) -> None:
+    await services.exports.stop()
     if services.node is not None:
         await services.node.stop()
         services.nodes.detach(services.node.name)

@@ -16,6 +16,8 @@ from vigil.store.database import DatabaseUnavailable
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Vigil video management system.")
 config_cli = typer.Typer(no_args_is_help=True, help="Check configuration files.")
 cli.add_typer(config_cli, name="config")
+export_cli = typer.Typer(no_args_is_help=True, help="Check exported clips.")
+cli.add_typer(export_cli, name="export")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file", dir_okay=False)
@@ -137,6 +139,24 @@ def config_check(
             typer.echo(f"{exc.source}: {problem}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: ok")
+
+
+@export_cli.command("verify")
+def export_verify(
+    folder: Annotated[Path, typer.Argument(help="an export's folder", file_okay=False)],
+) -> None:
+    """Re-hash an export: exit 0 if the manifest and every file are intact, else name each
+    mismatch and exit 1."""
+    from vigil.exports.manifest import verify
+
+    manifest, mismatches = verify(folder)
+    for mismatch in mismatches:
+        typer.secho(f"MISMATCH {mismatch}", fg=typer.colors.RED, err=True)
+    if mismatches or manifest is None:
+        raise typer.Exit(1)
+    for entry in manifest.files:
+        typer.echo(f"{entry.name}: OK ({entry.sha256})")
+    typer.echo(f"export {manifest.export_id}: manifest and {len(manifest.files)} files intact")
 
 
 def main() -> None:

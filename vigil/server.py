@@ -46,6 +46,9 @@ async def serve_http(settings: Settings, services: Services) -> None:
         port=settings.server.port,
         log_config=None,
         access_log=False,
+        # Live video is compressed already: deflating it again for each WebSocket viewer
+        # would cost the node about a core per 100 Mbit/s of viewers, for nothing.
+        ws_per_message_deflate=False,
     )
     await _Server(config).serve()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 
 from tests.conftest import AUTH_SIM_CREDENTIALS
-from tests.node.helpers import segments_of, wait_segments, wait_state
+from tests.node.helpers import eventually, segments_of, wait_segments, wait_state
 from vigil.app import Services, stop_services
 from vigil.link.messages import CameraState
 from vigil.node.layout import INCOMING
@@ -179,10 +179,25 @@ async def test_changes_take_effect_without_a_restart(
     await wait_segments(services, camera.id, 2)
 
     await services.cameras.update(camera.id, {"recording": False})
-    await wait_state(services, camera.id, {CameraState.DISABLED}, 15)
     stopped_at = len(await segments_of(services, camera.id))
+    # Not recording, the camera stays connected for live view: seconds of live media pass
+    # and no segment is added.
+    assert services.node is not None
+    live = services.node.live_stream(camera.id)
+    assert live is not None
+    await wait_state(services, camera.id, {CameraState.STREAMING}, 15)
+
+    async def since_restart() -> str:
+        return (live.hls.playlist() or "").split("#EXT-X-DISCONTINUITY")[-1]
+
+    await eventually(
+        since_restart,
+        lambda text: "live/init/2.mp4" in text and text.count("#EXTINF") >= 3,
+        15,
+        "3 s of live media while not recording",
+    )
     await services.cameras.update(camera.id, {"retention_days": 3})  # no restart needed
-    assert services.nodes.status(camera.id).state == CameraState.DISABLED
+    assert services.nodes.status(camera.id).state == CameraState.STREAMING
     assert len(await segments_of(services, camera.id)) == stopped_at
 
     await services.cameras.update(camera.id, {"recording": True, "segment_seconds": 2})

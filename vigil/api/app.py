@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from vigil import __version__
 from vigil.api.problems import install_problem_handlers
-from vigil.api.routers import API_PREFIX, cameras, recordings, storage, system
+from vigil.api.routers import (
+    API_PREFIX,
+    cameras,
+    exports,
+    live,
+    playback,
+    recordings,
+    storage,
+    system,
+)
 from vigil.app import Services, start_services, stop_services
 from vigil.settings import Settings
 from vigil.web.pages import install_pages
@@ -42,7 +51,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     install_problem_handlers(app)
-    for module in (system, cameras, recordings, storage):
+    for module in (system, cameras, recordings, playback, live, storage, exports):
         app.include_router(module.router, prefix=API_PREFIX)
     install_pages(app)
     return app

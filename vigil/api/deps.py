@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
+from starlette.requests import HTTPConnection
 
 from vigil.app import Services
 from vigil.store.models import Camera
 
 
-def get_services(request: Request) -> Services:
-    """The services ``create_app`` was given or its lifespan started."""
-    services = getattr(request.app.state, "services", None)
+def get_services(connection: HTTPConnection) -> Services:
+    """The services ``create_app`` was given or its lifespan started (HTTP or WebSocket)."""
+    services = getattr(connection.app.state, "services", None)
     if not isinstance(services, Services):
         raise RuntimeError("the API is serving before its services have started")
     return services

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
@@ -45,7 +46,7 @@ class RecordingNotFound(Exception):
 
 
 def problem(
-    request: Request,
+    request: HTTPConnection,
     status: int,
     detail: str | None = None,
     *,

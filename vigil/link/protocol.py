@@ -4,9 +4,12 @@ what the application server asks of a node."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vigil.link.messages import CameraConfig, CameraStatus, SegmentRecord, StoredSegment
+
+if TYPE_CHECKING:
+    from vigil.node.live import LiveStream
 
 
 class LinkUnavailable(Exception):
@@ -45,6 +48,11 @@ class NodeSide(Protocol):
     async def remove_camera(self, camera_id: int, delete_footage: bool) -> None: ...
 
     async def delete_files(self, paths: list[str]) -> None: ...
+
+    def live_stream(self, camera_id: int, sub: bool = False) -> LiveStream | None:
+        """The camera's live media, of its sub stream if asked and it has one (same-box only;
+        a remote node relays its packets). None while the camera is disabled."""
+        ...
 
     def recording_file(self, path: str) -> Path:
         """Local file of a recorded segment (same-box only; a remote node streams bytes)."""

@@ -13,6 +13,14 @@ from vigil.link.messages import CameraConfig
 # Fragmented MP4: a segment cut short by a crash still plays up to its last fragment.
 FRAGMENTED_MP4 = "movflags=+frag_keyframe+empty_moov+default_base_moof"
 SUPPORTED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+# Live view: a fragment at each keyframe and at least every 200 ms, flushed at once, so a
+# browser is never more than a fragment behind the camera.
+LIVE_OUTPUT = (
+    "-f", "mp4",
+    "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+    "-frag_duration", "200000",
+    "-flush_packets", "1",
+)  # fmt: skip
 
 
 def find_ffmpeg(configured: str = "") -> str:
@@ -61,8 +69,17 @@ class RecordArgs:
     timeout_seconds: float
     transcode_audio: bool = False
 
-    def build(self, camera: CameraConfig, incoming: Path) -> list[str]:
-        """ffmpeg reads the camera once and writes finished-segment lines (CSV) to stdout."""
+    def build(
+        self,
+        camera: CameraConfig,
+        incoming: Path,
+        *,
+        record: bool = True,
+        live_fd: int | None = None,
+    ) -> list[str]:
+        """ffmpeg reads the camera once; with ``record`` it writes segments into ``incoming``
+        and their names (CSV) to stdout; with ``live_fd`` it also writes fragmented MP4 for
+        live view to that inherited pipe."""
         url = url_with_credentials(camera.main_url, camera.username, camera.password)
         scheme = urlsplit(camera.main_url).scheme.lower()
         timeout_us = str(int(self.timeout_seconds * 1_000_000))
@@ -71,7 +88,8 @@ class RecordArgs:
         else:
             source = ["-rw_timeout", timeout_us, "-reconnect", "0"]
         audio = ["-c:a", "aac", "-b:a", "64k"] if self.transcode_audio else ["-c:a", "copy"]
-        return [
+        streams = ["-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", *audio]
+        args = [
             self.ffmpeg,
             "-hide_banner",
             "-loglevel", "error",
@@ -81,10 +99,16 @@ class RecordArgs:
             *source,
             "-fflags", "+genpts",
             "-i", url,
-            "-map", "0:v:0",
-            "-map", "0:a:0?",
-            "-c:v", "copy",
-            *audio,
+        ]  # fmt: skip
+        if record:
+            args += [*streams, *self._segments(camera, incoming)]
+        if live_fd is not None:
+            args += [*streams, *LIVE_OUTPUT, f"pipe:{live_fd}"]
+        return args
+
+    @staticmethod
+    def _segments(camera: CameraConfig, incoming: Path) -> list[str]:
+        return [
             "-f", "segment",
             "-segment_time", f"{camera.segment_seconds:g}",
             # Cut at the first keyframe from half a second before each boundary: keyframes

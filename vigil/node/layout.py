@@ -15,6 +15,8 @@ from vigil.timeutil import ms_to_datetime
 
 INCOMING = ".incoming"
 SUFFIX = ".mp4"
+# Files that belong to a segment and go with it: its scrubbing preview (vigil.playback).
+PREVIEW_SUFFIX = ".jpg"
 _NAME_FORMAT = "%Y%m%dT%H%M%S"
 
 
@@ -72,6 +74,18 @@ class RecordingsLayout:
         camera_dir = self.camera_dir(camera_id)
         if camera_dir.is_dir():
             yield from camera_dir.glob(f"????-??-??/??/*{SUFFIX}")
+
+
+def preview_path(segment: Path) -> Path:
+    """The preview image kept beside a segment file."""
+    return segment.with_suffix(PREVIEW_SUFFIX)
+
+
+def remove_segment_file(segment: Path, root: Path) -> None:
+    """Delete a segment file with the files beside it that belong to it, then empty folders."""
+    segment.unlink(missing_ok=True)
+    preview_path(segment).unlink(missing_ok=True)
+    prune_empty(segment.parent, root)
 
 
 def prune_empty(folder: Path, root: Path) -> None:

@@ -11,11 +11,13 @@ from pathlib import Path
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
 from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.node.ffmpeg import find_ffmpeg
-from vigil.node.layout import RecordingsLayout, prune_empty
+from vigil.node.layout import RecordingsLayout, remove_segment_file
+from vigil.node.live import LiveStream
 from vigil.node.outbox import Outbox
 from vigil.node.reconcile import reconcile_camera
 from vigil.node.recorder import CameraRecorder
 from vigil.node.retention import Retention, RetentionReport
+from vigil.node.substream import UNREPORTED, SubStream
 from vigil.settings import NodeSettings, RetentionSettings
 from vigil.timeutil import now_ms
 
@@ -49,6 +51,8 @@ class MediaNode:
         self.ffmpeg = find_ffmpeg(settings.ffmpeg)
         self._configs: dict[int, CameraConfig] = {}
         self._recorders: dict[int, CameraRecorder] = {}
+        self._live: dict[int, LiveStream] = {}
+        self._subs: dict[int, SubStream] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -61,6 +65,7 @@ class MediaNode:
         for config in configs:
             recorder = self._new_recorder(config)
             await recorder.recover_incoming()
+            await self.outbox.flush()  # reconcile must see the recovered segment's row
             await reconcile_camera(config.id, self.name, self.layout, self._app, self.outbox)
         await self.outbox.flush()
         for config in configs:
@@ -73,6 +78,12 @@ class MediaNode:
             recorders = list(self._recorders.values())
             self._recorders.clear()
         await asyncio.gather(*(r.stop() for r in recorders))
+        for live in self._live.values():
+            live.close()
+        self._live.clear()
+        subs = list(self._subs.values())
+        self._subs.clear()
+        await asyncio.gather(*(sub.close() for sub in subs))
         with contextlib.suppress(Exception):
             await self.outbox.flush()
         for task in self._tasks:
@@ -94,6 +105,11 @@ class MediaNode:
             same = old is not None and all(
                 getattr(old, f) == getattr(config, f) for f in _RESTART_FIELDS
             )
+            sub_same = same and old is not None and old.sub_url == config.sub_url
+            sub = self._subs.get(config.id)
+            if sub is not None and not sub_same:
+                del self._subs[config.id]
+                await sub.close()  # its viewers reconnect to the new sub stream
             if recorder is not None and same:
                 recorder.config = config
                 return
@@ -101,11 +117,14 @@ class MediaNode:
                 await recorder.stop()
                 del self._recorders[config.id]
                 await self.outbox.flush()  # its last segment is indexed before we answer
-            if config.enabled and config.recording:
-                recorder = self._new_recorder(config)
+            # An enabled camera's ffmpeg runs for live view even when it does not record.
+            if config.enabled:
+                live = self._live.setdefault(config.id, LiveStream(config.id))
+                recorder = self._new_recorder(config, live)
                 self._recorders[config.id] = recorder
                 recorder.start()
             else:
+                self._close_live(config.id)
                 await self.status_changed(
                     CameraStatus(
                         camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
@@ -118,14 +137,24 @@ class MediaNode:
             recorder = self._recorders.pop(camera_id, None)
         if recorder is not None:
             await recorder.stop()
+        self._close_live(camera_id)
+        sub = self._subs.pop(camera_id, None)
+        if sub is not None:
+            await sub.close()
         if delete_footage:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
 
     async def delete_files(self, paths: list[str]) -> None:
         for key in paths:
-            path = self.layout.path(key)
-            path.unlink(missing_ok=True)
-            prune_empty(path.parent, self.layout.root)
+            remove_segment_file(self.layout.path(key), self.layout.root)
+
+    def live_stream(self, camera_id: int, sub: bool = False) -> LiveStream | None:
+        config = self._configs.get(camera_id)
+        if sub and config is not None and config.enabled and config.sub_url:
+            if camera_id not in self._subs:
+                self._subs[camera_id] = SubStream(config, self._live_only_recorder)
+            return self._subs[camera_id].stream
+        return self._live.get(camera_id)
 
     def recording_file(self, path: str) -> Path:
         return self.layout.path(path)
@@ -166,5 +195,15 @@ class MediaNode:
             except Exception:
                 log.exception("retention pass failed")
 
-    def _new_recorder(self, config: CameraConfig) -> CameraRecorder:
-        return CameraRecorder(config, self.layout, self.ffmpeg, self._settings, self)
+    def _new_recorder(self, config: CameraConfig, live: LiveStream | None = None) -> CameraRecorder:
+        return CameraRecorder(config, self.layout, self.ffmpeg, self._settings, self, live=live)
+
+    def _live_only_recorder(self, config: CameraConfig, live: LiveStream) -> CameraRecorder:
+        return CameraRecorder(
+            config, self.layout, self.ffmpeg, self._settings, UNREPORTED, live=live
+        )
+
+    def _close_live(self, camera_id: int) -> None:
+        live = self._live.pop(camera_id, None)
+        if live is not None:
+            live.close()

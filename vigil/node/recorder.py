@@ -25,6 +25,7 @@ from vigil.link.messages import CameraConfig, CameraState, CameraStatus, Segment
 from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, explain_exit
 from vigil.node.ffmpeg import RecordArgs, scrub
 from vigil.node.layout import RecordingsLayout, segment_key
+from vigil.node.live import LivePipe, LiveStream
 from vigil.node.mp4 import repair_fragmented
 from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
 from vigil.settings import NodeSettings
@@ -64,8 +65,11 @@ class CameraRecorder:
         settings: NodeSettings,
         sink: RecorderSink,
         clock: Callable[[], float] = time.monotonic,
+        live: LiveStream | None = None,
     ) -> None:
+        """Records ``config`` if its ``recording`` is on; feeds ``live`` from the same ffmpeg."""
         self.config = config
+        self._live = live
         self._layout = layout
         self._settings = settings
         self._sink = sink
@@ -104,7 +108,8 @@ class CameraRecorder:
         delay = self._settings.reconnect_min_seconds
         restarts = 0
         while not self._stopping.is_set():
-            await self.recover_incoming()
+            if self.config.recording:  # else another ffmpeg may be writing there
+                await self.recover_incoming()
             started = self._clock()
             reason = await self._run_once()
             if self._stopping.is_set():
@@ -146,18 +151,36 @@ class CameraRecorder:
         self._errors.clear()
         self._last_progress = self._clock()
         await self._set_status(state=CameraState.CONNECTING)
-        args = self._args.build(self.config, self._incoming)
-        self._proc = proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+        pipe = LivePipe() if self._live is not None else None
+        args = self._args.build(
+            self.config,
+            self._incoming,
+            record=self.config.recording,
+            live_fd=pipe.write_fd if pipe is not None else None,
         )
+        try:
+            self._proc = proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                pass_fds=(pipe.write_fd,) if pipe is not None else (),
+            )
+        except BaseException:
+            if pipe is not None:
+                pipe.close()
+            raise
+        finally:
+            if pipe is not None:
+                pipe.close_write_end()  # only ffmpeg writes: its exit is our end of file
         assert proc.stdout is not None
         assert proc.stderr is not None
-        readers = asyncio.gather(self._read_segments(proc.stdout), self._read_progress(proc.stderr))
+        outputs = [self._read_segments(proc.stdout), self._read_progress(proc.stderr)]
+        if pipe is not None and self._live is not None:
+            outputs.append(pipe.feed(self._live))
+        readers = asyncio.gather(*outputs)
         watchdog = asyncio.create_task(self._watch(proc))
         try:
             await readers
@@ -170,6 +193,8 @@ class CameraRecorder:
                 proc.kill()
                 await proc.wait()
             self._proc = None
+            if pipe is not None:
+                pipe.close()
         reason = explain_exit(list(self._errors), proc.returncode)
         if reason == AUDIO_NEEDS_TRANSCODE:
             self._args = RecordArgs(

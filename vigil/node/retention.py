@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from vigil.link.messages import CameraConfig, StoredSegment
 from vigil.link.protocol import AppSide
-from vigil.node.layout import RecordingsLayout, UnsafePath, prune_empty
+from vigil.node.layout import RecordingsLayout, UnsafePath, remove_segment_file
 from vigil.node.outbox import Outbox
 from vigil.timeutil import now_ms
 
@@ -117,5 +117,4 @@ class Retention:
         except UnsafePath:
             log.error("refusing to delete a path outside the recordings folder: %r", key)
             return
-        path.unlink(missing_ok=True)
-        prune_empty(path.parent, self._layout.root)
+        remove_segment_file(path, self._layout.root)

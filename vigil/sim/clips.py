@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vigil.sim.framecode import frame_code_filter
+
 # Bump when the encoding recipe or the index layout changes: old cache entries are then ignored.
-CLIP_FORMAT = 1
+CLIP_FORMAT = 2  # 2: the frame code along the top (vigil.sim.framecode)
 INDEX_NAME = "index.json"
 AAC_SAMPLES_PER_FRAME = 1024
 # ffmpeg's native AAC encoder emits one frame of priming samples; it is skipped so audio
@@ -155,13 +157,15 @@ def _font() -> str | None:
 
 
 def _video_filter(params: ClipParams) -> tuple[str, str]:
-    """The lavfi source and the overlay: the time within the loop and the frame number."""
+    """The lavfi source and the overlay: the time within the loop and the frame number, in
+    figures and as a machine-readable code."""
     font = _font()
     rate, size = params.fps, f"{params.width}x{params.height}"
     duration = params.loop_seconds
     if font is None:
         # testsrc draws its own seconds counter without any font (apt: fonts-dejavu-core).
-        return f"testsrc=size={size}:rate={rate}:duration={duration}", "null"
+        source = f"testsrc=size={size}:rate={rate}:duration={duration}"
+        return source, frame_code_filter(params.width, params.height)
     # Frame-number arithmetic (not t) so 0.1 s never renders as "0.09"; the epsilon guards
     # against n*100/fps landing just under an integer.
     clock = (
@@ -170,7 +174,10 @@ def _video_filter(params: ClipParams) -> tuple[str, str]:
         rf"  #%{{eif\:n\:d\:4}}"
     )
     common = f"fontfile={font}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2"
-    filters = [f"drawtext={common}:fontsize=h/8:y=h/10:text='{clock}'"]
+    filters = [
+        frame_code_filter(params.width, params.height),
+        f"drawtext={common}:fontsize=h/8:y=h/10:text='{clock}'",
+    ]
     if params.label:
         filters.append(f"drawtext={common}:fontsize=h/12:y=h/10+h/6:text='{params.label}'")
     return f"testsrc2=size={size}:rate={rate}:duration={duration}", ",".join(filters)

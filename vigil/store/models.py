@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -11,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -69,3 +73,32 @@ class Segment(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[float | None] = mapped_column(Float)
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Export(Base):
+    """A clip export: one MP4 per camera for a time range, with a chain-of-custody manifest.
+
+    No foreign key to cameras: an export is evidence and outlives the camera it came from,
+    so the camera's name is kept in ``files`` and the manifest.
+    """
+
+    __tablename__ = "exports"
+    # Ids name the export's folder, so they are never reused (AUTOINCREMENT on SQLite).
+    __table_args__ = (Index("ix_exports_created", "created_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    camera_ids: Mapped[list[int]] = mapped_column(JSON)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    burn_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    # One entry per camera once done: camera_id, camera_name, name, size, sha256, first_ms...
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import aliased
@@ -14,6 +15,9 @@ from vigil.store.models import Segment
 
 # Two segments closer than this are one continuous span; farther apart, a gap.
 SPAN_TOLERANCE_MS = 1500
+# No segment lasts longer than this (cameras cut at most every 600 s): a range query can then
+# bound the start on both sides and read one stretch of the (camera, start) index.
+LONGEST_SEGMENT_MS = 3_600_000
 _CHUNK = 500
 
 
@@ -32,9 +36,66 @@ class CameraUsage:
     newest_ms: int | None
 
 
-def merge_spans(
-    segments: Sequence[Segment], tolerance_ms: int = SPAN_TOLERANCE_MS
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """A segment as playback reads it: plain columns, no ORM object (a camera-day is
+    thousands of rows, read on every timeline and playlist request)."""
+
+    id: int
+    node: str
+    path: str
+    start_ms: int
+    end_ms: int
+    size: int
+    video_codec: str | None
+    width: int | None
+    height: int | None
+
+
+def spans_of_times(
+    times: Sequence[tuple[int, int, int]], tolerance_ms: int = SPAN_TOLERANCE_MS
 ) -> list[Interval]:
+    """:func:`merge_spans` over (id, start, end) rows sorted by start, without an object per
+    row (a camera-day is thousands of rows)."""
+    spans: list[Interval] = []
+    opened = closed = -1
+    for _, begin, end in times:
+        if closed >= 0 and begin - closed <= tolerance_ms:
+            if end > closed:
+                closed = end
+            continue
+        if closed >= 0:
+            spans.append(Interval(opened, closed))
+        opened, closed = begin, end
+    if closed >= 0:
+        spans.append(Interval(opened, closed))
+    return spans
+
+
+def first_per_slot(
+    times: Sequence[tuple[int, int, int]], start_ms: int, slot_ms: int
+) -> list[tuple[int, int]]:
+    """(id, start) of the first of ``times`` (sorted by start) in each ``slot_ms`` from
+    ``start_ms``: evenly spread samples of a range, e.g. for preview images."""
+    chosen: list[tuple[int, int]] = []
+    last_slot: int | None = None
+    for segment_id, begin, _ in times:
+        slot = (begin - start_ms) // max(1, slot_ms)
+        if slot != last_slot:
+            chosen.append((segment_id, begin))
+            last_slot = slot
+    return chosen
+
+
+class Timed(Protocol):
+    @property
+    def start_ms(self) -> int: ...
+
+    @property
+    def end_ms(self) -> int: ...
+
+
+def merge_spans(segments: Sequence[Timed], tolerance_ms: int = SPAN_TOLERANCE_MS) -> list[Interval]:
     """Join segments (sorted by start) into continuous spans."""
     spans: list[Interval] = []
     for seg in segments:
@@ -81,7 +142,9 @@ class SegmentIndex:
             for chunk in _chunks(paths):
                 rows = await session.scalars(select(Segment.path).where(Segment.path.in_(chunk)))
                 known.update(rows)
-            new = [r for r in records if r.path not in known]
+            # One path once, even if a batch repeats it (a recovered segment can be
+            # reported by both recovery and reconciliation before delivery).
+            new = list({r.path: r for r in records if r.path not in known}.values())
             session.add_all(Segment(node=node, protected=False, **r.model_dump()) for r in new)
         return len(new)
 
@@ -113,6 +176,48 @@ class SegmentIndex:
                 .order_by(Segment.start_ms)
             )
             return list(rows)
+
+    async def rows_in_range(self, camera_id: int, start_ms: int, end_ms: int) -> list[SegmentRow]:
+        """Like :meth:`in_range`, as plain rows of the columns playback needs."""
+        query = (
+            select(
+                Segment.id,
+                Segment.node,
+                Segment.path,
+                Segment.start_ms,
+                Segment.end_ms,
+                Segment.size,
+                Segment.video_codec,
+                Segment.width,
+                Segment.height,
+            )
+            .where(*self._overlapping(camera_id, start_ms, end_ms))
+            .order_by(Segment.start_ms)
+        )
+        async with self._db.read() as session:
+            result = await session.execute(query)
+            return [SegmentRow(*row) for row in result]
+
+    def _overlapping(self, camera_id: int, start_ms: int, end_ms: int) -> tuple[Any, ...]:
+        return (
+            Segment.camera_id == camera_id,
+            Segment.start_ms >= start_ms - LONGEST_SEGMENT_MS,
+            Segment.start_ms < end_ms,
+            Segment.end_ms > start_ms,
+        )
+
+    async def times_in_range(
+        self, camera_id: int, start_ms: int, end_ms: int
+    ) -> list[tuple[int, int, int]]:
+        """(id, start, end) of a camera's segments overlapping [start, end), oldest first: the
+        least a timeline needs (a camera-day is thousands of rows)."""
+        query = (
+            select(Segment.id, Segment.start_ms, Segment.end_ms)
+            .where(*self._overlapping(camera_id, start_ms, end_ms))
+            .order_by(Segment.start_ms)
+        )
+        async with self._db.read() as session:
+            return list((await session.execute(query)).all())
 
     async def get(self, camera_id: int, segment_id: int) -> Segment | None:
         async with self._db.read() as session:

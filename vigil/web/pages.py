@@ -14,6 +14,7 @@ from vigil import __version__
 from vigil.api.deps import ServicesDep
 from vigil.link.messages import CameraState
 from vigil.timeutil import now_ms
+from vigil.web import live_page
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -74,7 +75,7 @@ async def home(services: ServicesDep) -> str:
         if status.state == CameraState.STREAMING and status.streaming_since_ms:
             uptime = _duration(now - status.streaming_since_ms)
         rows.append(
-            f"<tr><td>{escape(camera.name)}</td>"
+            f'<tr><td><a href="/cameras/{camera.id}">{escape(camera.name)}</a></td>'
             f'<td class="state" style="color:{_STATE_COLOURS[status.state]}">'
             f"{status.state.value}</td><td>{escape(stream)}</td>"
             f"<td>{_size(recorded.bytes) if recorded else '—'}</td><td>{uptime}</td>"
@@ -100,4 +101,5 @@ async def docs() -> HTMLResponse:
 
 def install_pages(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(live_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,223 @@
+"""Live view through the API: WebSocket viewers, the HLS window, snapshots, on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+from collections.abc import AsyncIterator
+
+import av
+import httpx
+import psutil
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from tests.api.conftest import AddCamera, Json
+from tests.node.helpers import eventually
+from tests.serve import serving
+from vigil.api.app import create_app
+from vigil.app import Services
+from vigil.node.ffmpeg import find_ffmpeg
+from vigil.node.fmp4 import boxes, parse_fragment, parse_init
+from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
+
+# Live media does not touch the database: these run on SQLite only, to keep the suite short.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]:
+    async with serving(create_app(settings, services)) as url:
+        yield url
+
+
+def ws_url(base_url: str, camera_id: int) -> str:
+    return base_url.replace("http://", "ws://") + f"/api/cameras/{camera_id}/live"
+
+
+async def read_start(socket: ClientConnection, fragments: int) -> tuple[Json, bytes, list[bytes]]:
+    """The stream message, the init segment and the first ``fragments`` fragments."""
+    stream = json.loads(await socket.recv())
+    init = await socket.recv()
+    assert isinstance(init, bytes)
+    received = []
+    for _ in range(fragments):
+        fragment = await socket.recv()
+        assert isinstance(fragment, bytes)
+        received.append(fragment)
+    return stream, init, received
+
+
+async def viewers(client: httpx.AsyncClient, camera_id: int) -> int:
+    return int((await client.get(f"/api/cameras/{camera_id}/live/info")).json()["viewers"])
+
+
+@SQLITE_ONLY
+async def test_twenty_viewers_share_one_camera_connection(
+    base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
+) -> None:
+    camera = await add_camera(main_url=sim.urls[0])
+    sockets = [await connect(ws_url(base_url, camera["id"]), max_size=None) for _ in range(20)]
+    try:
+        starts = await asyncio.wait_for(
+            asyncio.gather(*(read_start(s, 8) for s in sockets)), timeout=30
+        )
+        assert await viewers(client, camera["id"]) == 20
+        assert sim.clients("cam1") == 1
+        for stream, init, fragments in starts:
+            assert stream["type"] == "stream"
+            assert stream["codecs"] == "avc1.4d400c,mp4a.40.2"
+            assert (stream["width"], stream["height"]) == (320, 240)
+            info = parse_init(init)
+            assert info.mime == stream["mime"]
+            assert info.video is not None
+            assert [b[0] for b in boxes(fragments[0])] == ["moof", "mdat"]
+            assert parse_fragment(fragments[0], info.video).keyframe, (
+                "a viewer starts on a keyframe"
+            )
+        info = (await client.get(f"/api/cameras/{camera['id']}/live/info")).json()
+        assert info["live"] is True
+        assert info["codecs"] == "avc1.4d400c,mp4a.40.2"
+    finally:
+        await asyncio.gather(*(s.close() for s in sockets))
+    await eventually(
+        lambda: viewers(client, camera["id"]), lambda n: n == 0, 10, "viewers to leave"
+    )
+
+
+@SQLITE_ONLY
+async def test_viewers_that_vanish_mid_stream_leak_nothing(
+    base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
+) -> None:
+    camera = await add_camera(main_url=sim.urls[1])
+    me = psutil.Process()
+
+    async def watch_then_vanish(abrupt: bool) -> None:
+        socket = await connect(ws_url(base_url, camera["id"]), max_size=None)
+        await read_start(socket, 3)
+        if abrupt:  # the connection drops: no close handshake
+            socket.transport.abort()
+        else:
+            await socket.close()
+
+    async def crowd() -> None:
+        await asyncio.gather(*(watch_then_vanish(abrupt=i % 2 == 0) for i in range(10)))
+        await eventually(lambda: viewers(client, camera["id"]), lambda n: n == 0, 10, "no viewers")
+
+    async def leaks() -> tuple[int, int, int]:
+        return len(asyncio.all_tasks()), me.num_fds(), len(me.children(True))
+
+    # The first crowd warms up what is kept on purpose (database pool, lazy imports).
+    await crowd()
+    before = await leaks()
+    await crowd()
+    await crowd()
+    await eventually(leaks, lambda now: now <= before, 10, "tasks, fds and children as before")
+    assert sim.clients("cam2") == 1
+
+
+@SQLITE_ONLY
+async def test_live_hls_playlist_plays_in_ffmpeg(
+    base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
+) -> None:
+    camera = await add_camera(main_url=sim.urls[2])
+    playlist_path = f"/api/cameras/{camera['id']}/live.m3u8"
+
+    async def playlist() -> httpx.Response:
+        return await client.get(playlist_path)
+
+    answer = await eventually(playlist, lambda r: r.status_code == 200, 20, "a live playlist")
+    assert answer.headers["content-type"] == "application/vnd.apple.mpegurl"
+    text = answer.text
+    assert "#EXT-X-VERSION:7" in text
+    assert '#EXT-X-MAP:URI="live/init/1.mp4"' in text
+    # ffmpeg as a player: it follows the live playlist for 3 s and decodes every segment.
+    read = await asyncio.to_thread(
+        subprocess.run,
+        [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", base_url + playlist_path,
+         "-t", "3", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    assert read.stderr.strip() == ""
+
+
+@SQLITE_ONLY
+async def test_snapshot_is_the_latest_frame(
+    client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
+) -> None:
+    camera = await add_camera(main_url=sim.urls[3])
+    url = f"/api/cameras/{camera['id']}/snapshot.jpg"
+
+    async def snapshot() -> httpx.Response:
+        return await client.get(url)
+
+    first = await eventually(snapshot, lambda r: r.status_code == 200, 20, "a first picture")
+    assert first.headers["content-type"] == "image/jpeg"
+    with av.open(io.BytesIO(first.content)) as image:
+        frame = next(image.decode(video=0))
+        assert (frame.width, frame.height) == (320, 240)
+    # The simulator's clock moves: a later keyframe is another picture.
+    await eventually(snapshot, lambda r: r.content != first.content, 10, "a newer picture")
+
+
+async def test_snapshot_problems(client: httpx.AsyncClient, add_camera: AddCamera) -> None:
+    waiting = await add_camera()  # nothing listens at its address: no picture, ever
+    answer = await client.get(f"/api/cameras/{waiting['id']}/snapshot.jpg")
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "no live picture yet" in answer.json()["detail"]
+    assert (await client.get(f"/api/cameras/{waiting['id']}/live.m3u8")).status_code == 503
+
+    disabled = await add_camera(enabled=False)
+    answer = await client.get(f"/api/cameras/{disabled['id']}/snapshot.jpg")
+    assert answer.status_code == 503
+    assert "disabled" in answer.json()["detail"]
+
+    answer = await client.get("/api/cameras/999999/snapshot.jpg")
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "urn:vigil:problem:camera-not-found"
+    assert (await client.get(f"/api/cameras/{waiting['id']}/live/0.m4s")).status_code == 404
+
+
+@SQLITE_ONLY
+async def test_websocket_for_an_unknown_camera_is_refused(base_url: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(ws_url(base_url, 999999))
+    assert refused.value.response.status_code == 404
+    assert b"camera-not-found" in refused.value.response.body
+
+
+@SQLITE_ONLY
+async def test_sub_stream_runs_only_while_watched(
+    base_url: str,
+    client: httpx.AsyncClient,
+    add_camera: AddCamera,
+    sim: SimulatedCameras,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("vigil.node.substream.IDLE_SECONDS", 0.5)
+    camera = await add_camera(main_url=sim.urls[2], sub_url=sim.urls[3])
+    main = await connect(ws_url(base_url, camera["id"]), max_size=None)
+    await read_start(main, 1)
+    assert sim.clients("cam4") == 0, "nobody watches the sub stream: no connection to it"
+
+    sub = await connect(ws_url(base_url, camera["id"]) + "?stream=sub", max_size=None)
+    stream, init, _ = await asyncio.wait_for(read_start(sub, 2), 30)
+    assert parse_init(init).codecs == stream["codecs"]
+    assert sim.clients("cam4") == 1
+    info = await client.get(f"/api/cameras/{camera['id']}/live/info", params={"stream": "sub"})
+    assert info.json()["viewers"] == 1
+    assert info.json()["websocket"].endswith("/live?stream=sub")
+    await sub.close()
+
+    async def sub_connections() -> int:
+        return sim.clients("cam4")
+
+    await eventually(sub_connections, lambda n: n == 0, 15, "the sub stream to stop")
+    assert sim.clients("cam3") == 1, "the main stream carries on"
+    await main.close()

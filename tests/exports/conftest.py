@@ -1,0 +1,162 @@
+"""Export fixtures: two simulated cameras recorded once per session (2 s segments, ~34 s),
+then laid into each test's own recordings folder and database."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.node.helpers import wait_segments
+from vigil.api.app import create_app
+from vigil.app import Services, start_services, stop_services
+from vigil.link.messages import SegmentRecord
+from vigil.node.layout import segment_key
+from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
+from vigil.store.cameras import CameraFields
+
+SEGMENTS = 17  # 2 s each: enough for a 30 s export that starts mid-segment
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Segments recorded from one simulated camera: files under ``root``."""
+
+    root: Path
+    segments: list[SegmentRecord]
+
+    @property
+    def start_ms(self) -> int:
+        return self.segments[0].start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.segments[-1].end_ms
+
+
+@pytest.fixture(scope="session")
+def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
+    """Record two simulated cameras at once with 2 s segments (real ffmpeg, real RTSP)."""
+    data = tmp_path_factory.mktemp("export-footage")
+
+    async def record() -> list[Recording]:
+        settings = Settings(
+            data_dir=data,
+            secret_key="test-secret-key",
+            retention={"interval_seconds": 3600, "min_free_bytes": 0},
+        )
+        services = await start_services(settings)
+        try:
+            cameras = [
+                await services.cameras.create(
+                    CameraFields(name=f"rec {i}", main_url=url, segment_seconds=2)
+                )
+                for i, url in enumerate(sim.urls[2:4])
+            ]
+            for camera in cameras:
+                await wait_segments(services, camera.id, SEGMENTS, timeout=90)
+        finally:
+            await stop_services(services)
+        result = []
+        for camera in cameras:
+            rows = await services.segments.in_range(camera.id, 0, 2**62)
+            records = [
+                SegmentRecord(
+                    camera_id=0,
+                    path=r.path,
+                    start_ms=r.start_ms,
+                    end_ms=r.end_ms,
+                    size=r.size,
+                    video_codec=r.video_codec,
+                    audio_codec=r.audio_codec,
+                    width=r.width,
+                    height=r.height,
+                    fps=r.fps,
+                )
+                for r in rows
+            ]
+            result.append(Recording(settings.recordings_dir, records))
+        await services.db.close()  # the reads above reopened it
+        return result
+
+    return asyncio.run(record())
+
+
+@dataclass(frozen=True)
+class FootageCamera:
+    id: int
+    name: str
+    segments: list[SegmentRecord]
+
+    @property
+    def start_ms(self) -> int:
+        return self.segments[0].start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.segments[-1].end_ms
+
+
+AddFootage = Callable[..., Awaitable[FootageCamera]]
+
+
+@pytest.fixture
+def add_footage(services: Services, settings: Settings, recordings: list[Recording]) -> AddFootage:
+    """A camera (not recording) whose index and folder hold one of the session's recordings."""
+    count = 0
+
+    async def add(
+        which: int = 0, name: str | None = None, skip: tuple[int, ...] = ()
+    ) -> FootageCamera:
+        nonlocal count
+        count += 1
+        camera = await services.cameras.create(
+            CameraFields(
+                name=name or f"Footage {count}",
+                main_url="rtsp://127.0.0.1:9/none",
+                enabled=False,
+            )
+        )
+        records = []
+        for index, seg in enumerate(recordings[which].segments):
+            if index in skip:
+                continue
+            key = segment_key(camera.id, seg.start_ms)
+            target = settings.recordings_dir / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recordings[which].root / seg.path, target)
+            records.append(seg.model_copy(update={"camera_id": camera.id, "path": key}))
+        assert services.node is not None
+        await services.segments.add(services.node.name, records)
+        return FootageCamera(camera.id, camera.name, records)
+
+    return add
+
+
+@pytest.fixture
+async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, services)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def wait_export(
+    client: httpx.AsyncClient, export_id: int, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll an export until it is done or failed; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = dict((await client.get(f"/api/exports/{export_id}")).json())
+        if body["status"] in ("done", "failed"):
+            return body
+        assert time.monotonic() < deadline, f"export {export_id} still {body}"
+        await asyncio.sleep(0.1)

@@ -1,0 +1,73 @@
+"""The export job's guarantees: sources pinned against retention, work resumed after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from tests.exports.conftest import AddFootage
+from vigil.app import Services
+from vigil.exports.job import CameraJob, export_camera, pin_sources
+from vigil.exports.manifest import verify
+from vigil.node.ffmpeg import find_ffmpeg
+from vigil.settings import Settings
+from vigil.store.models import Export
+from vigil.timeutil import now_ms
+
+
+async def test_pinned_sources_outlive_their_recordings(
+    services: Services, settings: Settings, add_footage: AddFootage, tmp_path: Path
+) -> None:
+    camera = await add_footage(0)
+    start, end = camera.start_ms + 500, camera.start_ms + 8_500
+    segments = await services.segments.in_range(camera.id, start, end)
+    work = tmp_path / "work"
+    pinned = pin_sources(segments, lambda s: settings.recordings_dir / s.path, work)
+    for segment in segments:  # retention strikes while the export is under way
+        (settings.recordings_dir / segment.path).unlink()
+
+    job = CameraJob(camera.id, camera.name, start, end, pinned, burn_in=False)
+    out = await export_camera(job, work, tmp_path, find_ffmpeg(), lambda _: None)
+
+    assert (tmp_path / out.name).stat().st_size == out.size
+    assert [s.storage_key for s in out.sources] == [s.path for s in segments]
+
+
+async def test_an_export_cut_short_by_a_stop_is_redone_at_the_next_start(
+    services: Services, settings: Settings, add_footage: AddFootage
+) -> None:
+    camera = await add_footage(0)
+    await services.exports.stop()
+    # What a crash mid-export leaves: a row still "running" and a half-written folder.
+    export = await services.exports.store.create(
+        Export(
+            title=None,
+            camera_ids=[camera.id],
+            start_ms=camera.start_ms,
+            end_ms=camera.start_ms + 4_000,
+            burn_in=False,
+            status="running",
+            progress=0.4,
+            requested_by="local",
+            created_at=now_ms(),
+            files=[],
+        )
+    )
+    leftover = services.exports.folder(export.id) / ".work" / "partial.mp4"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half")
+
+    await services.exports.start()
+    deadline = time.monotonic() + 20
+    while (current := await services.exports.store.get(export.id)).status != "done":
+        assert current.status != "failed", current.error
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+
+    assert current.progress == 1
+    assert not leftover.parent.exists()
+    manifest, problems = verify(services.exports.folder(export.id))
+    assert problems == []
+    assert manifest is not None
+    assert len(manifest.files) == 1

@@ -1,0 +1,263 @@
+"""Playlists, timeline, previews and frames through the API, over seeded fMP4 footage."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import av
+import httpx
+import pytest
+
+from tests.api.conftest import AddCamera
+from tests.conftest import Seed
+from vigil.app import Services
+from vigil.link.messages import CameraConfig, SegmentRecord
+from vigil.node.reconcile import reconcile_camera
+from vigil.playback.fragments import read_fragment_index
+from vigil.settings import Settings
+from vigil.timeutil import iso, now_ms
+
+PROBLEM = "application/problem+json"
+HOUR = 3_600_000
+
+
+@dataclass
+class Footage:
+    camera_id: int
+    base_ms: int
+    records: list[SegmentRecord]
+
+
+@pytest.fixture
+async def footage(add_camera: AddCamera, seed: Seed) -> Footage:
+    """2 s segments across an hour boundary: two back to back, a 6 s hole, then one more."""
+    camera_id = (await add_camera(enabled=False))["id"]
+    base = (now_ms() - 2 * HOUR) // HOUR * HOUR - 3000  # 3 s before an hour starts
+    times = [(base, base + 2000), (base + 2000, base + 4000), (base + 10_000, base + 12_000)]
+    return Footage(camera_id, base, await seed(camera_id, times))
+
+
+def media_lines(playlist: str) -> list[tuple[float, str, str]]:
+    """(EXTINF seconds, BYTERANGE, URI) of each media segment."""
+    lines = playlist.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if line.startswith("#EXTINF:"):
+            seconds = float(line.removeprefix("#EXTINF:").rstrip(","))
+            assert lines[i + 1].startswith("#EXT-X-BYTERANGE:")
+            found.append((seconds, lines[i + 1].split(":", 1)[1], lines[i + 2]))
+    return found
+
+
+async def test_playlist_points_into_the_recorded_files(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    params = {"start": iso(base), "end": iso(base + 20_000)}
+    response = await client.get(f"/api/cameras/{cid}/vod.m3u8", params=params)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.apple.mpegurl"
+    text = response.text
+    lines = text.splitlines()
+    assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:7"]
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines
+    assert lines[-1] == "#EXT-X-ENDLIST"
+    assert "#EXT-X-START" not in text  # the range starts on a keyframe
+    index = read_fragment_index(settings.recordings_dir / footage.records[0].path)
+    maps = [line for line in lines if line.startswith("#EXT-X-MAP:")]
+    assert maps == [
+        f'#EXT-X-MAP:URI="files/{r.path}",BYTERANGE="{index.init_length}@0"'
+        for r in footage.records
+    ]
+    # Each 2 s file is one media segment from its first fragment to its last.
+    last = index.fragments[-1]
+    whole = f"{last.offset + last.size - index.init_length}@{index.init_length}"
+    assert media_lines(text) == [(2.0, whole, f"files/{r.path}") for r in footage.records]
+    assert "#EXT-X-TARGETDURATION:2" in lines
+    assert [line.split(":", 1)[1] for line in lines if "PROGRAM-DATE-TIME" in line] == [
+        iso(r.start_ms) for r in footage.records
+    ]
+    # Timestamps restart in every file, so every file after the first is a discontinuity.
+    assert text.count("#EXT-X-DISCONTINUITY\n#EXT-X-MAP") == 2
+
+    # The byte ranges are what the file route serves.
+    uri = f"/api/cameras/{cid}/files/{footage.records[0].path}"
+    size, offset = (int(n) for n in whole.split("@"))
+    part = await client.get(uri, headers={"Range": f"bytes={offset}-{offset + size - 1}"})
+    assert part.status_code == 206
+    assert part.content[4:8] == b"moof"
+
+
+async def test_playlist_starts_at_the_keyframe_before_the_instant(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    start = base + 3500  # 1.5 s into the second file: its second fragment, one second long
+    params = {"start": iso(start), "end": iso(base + 11_000)}
+    text = (await client.get(f"/api/cameras/{cid}/vod.m3u8", params=params)).text
+    index = read_fragment_index(settings.recordings_dir / footage.records[1].path)
+    second = index.fragments[1]
+    [first, then] = media_lines(text)
+    assert first == (1.0, f"{second.size}@{second.offset}", f"files/{footage.records[1].path}")
+    assert then[2] == f"files/{footage.records[2].path}"
+    assert "#EXT-X-START:TIME-OFFSET=0.500,PRECISE=YES" in text
+    assert f"#EXT-X-PROGRAM-DATE-TIME:{iso(base + 3000)}" in text
+
+
+async def test_playlist_refuses_bad_ranges(
+    client: httpx.AsyncClient, footage: Footage, add_camera: AddCamera
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    url = f"/api/cameras/{cid}/vod.m3u8"
+    hole = {"start": iso(base + 5000), "end": iso(base + 9000)}
+    response = await client.get(url, params=hole)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert iso(base + 5000) in response.json()["detail"]
+    assert iso(base + 9000) in response.json()["detail"]
+    for params, words in (
+        ({"start": iso(base), "end": iso(base - 1000)}, "after"),
+        ({"start": iso(base - 40 * 24 * HOUR), "end": iso(base)}, "31 days"),
+    ):
+        response = await client.get(url, params=params)
+        assert response.status_code == 422, params
+        assert words in response.json()["detail"]
+    response = await client.get("/api/cameras/987654/vod.m3u8", params=hole)
+    assert response.status_code == 404
+    assert response.json()["camera_id"] == 987654
+
+
+async def test_a_deleted_file_is_left_out_of_the_playlist(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings
+) -> None:
+    (settings.recordings_dir / footage.records[1].path).unlink()
+    params = {"start": iso(footage.base_ms), "end": iso(footage.base_ms + 20_000)}
+    text = (await client.get(f"/api/cameras/{footage.camera_id}/vod.m3u8", params=params)).text
+    assert footage.records[1].path not in text
+    assert len(media_lines(text)) == 2
+
+
+async def test_timeline_gives_spans_gaps_and_previews_made_once(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    params = {"start": iso(base - 1000), "end": iso(base + 20_000)}
+    response = await client.get(f"/api/cameras/{cid}/timeline", params=params)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["spans"] == [
+        {"start": iso(base), "end": iso(base + 4000)},
+        {"start": iso(base + 10_000), "end": iso(base + 12_000)},
+    ]
+    assert body["gaps"] == [
+        {"start": iso(base - 1000), "end": iso(base)},
+        {"start": iso(base + 4000), "end": iso(base + 10_000)},
+        {"start": iso(base + 12_000), "end": iso(base + 20_000)},
+    ]
+    assert body["events"] == []
+    assert [p["time"] for p in body["previews"]] == [iso(r.start_ms) for r in footage.records]
+
+    url = body["previews"][0]["url"]
+    sidecar = (settings.recordings_dir / footage.records[0].path).with_suffix(".jpg")
+    assert not sidecar.exists()  # made on first request, not before
+    first = await client.get(url)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "image/jpeg"
+    assert jpeg_size(first.content) == (160, 120)
+    made = sidecar.stat().st_mtime_ns
+    second = await client.get(url)
+    assert second.content == first.content
+    assert sidecar.stat().st_mtime_ns == made  # served from disk, not made again
+    assert (await client.get(f"/api/cameras/{cid}/segments/987654/preview.jpg")).status_code == 404
+
+
+async def test_previews_go_with_their_segments(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings, services: Services
+) -> None:
+    cid = footage.camera_id
+    params = {"start": iso(footage.base_ms), "end": iso(footage.base_ms + 20_000)}
+    previews = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()
+    for preview in previews["previews"]:
+        assert (await client.get(preview["url"])).status_code == 200
+    segment = settings.recordings_dir / footage.records[0].path
+    assert segment.with_suffix(".jpg").is_file()
+    assert services.node is not None
+    await services.node.delete_files([footage.records[0].path])  # as retention and orphans do
+    assert not segment.exists()
+    assert not segment.with_suffix(".jpg").exists()
+    # The other segments keep theirs.
+    assert (settings.recordings_dir / footage.records[1].path).with_suffix(".jpg").is_file()
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    assert data[:2] == b"\xff\xd8"
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        return frame.width, frame.height
+
+
+async def test_frame_at_a_recorded_instant(client: httpx.AsyncClient, footage: Footage) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    response = await client.get(f"/api/cameras/{cid}/frame.jpg", params={"at": iso(base + 2500)})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert jpeg_size(response.content) == (160, 120)
+    other = await client.get(f"/api/cameras/{cid}/frame.jpg", params={"at": iso(base + 3900)})
+    assert other.content != response.content  # testsrc moves: another instant, another picture
+    missing = await client.get(f"/api/cameras/{cid}/frame.jpg", params={"at": iso(base + 6000)})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
+    assert iso(base + 6000) in missing.json()["detail"]
+    bad = await client.get(f"/api/cameras/{cid}/frame.jpg", params={"at": "soon"})
+    assert bad.status_code == 422
+    assert re.search("ISO 8601", bad.json()["detail"])
+
+
+async def test_timeline_spreads_previews_over_the_range(
+    client: httpx.AsyncClient, footage: Footage
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    params = {"start": iso(base), "end": iso(base + 20_000), "previews": 2}
+    body = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()
+    # Two slices of 10 s: the first segment of each.
+    assert [p["time"] for p in body["previews"]] == [iso(base), iso(base + 10_000)]
+    params["previews"] = 0
+    assert (await client.get(f"/api/cameras/{cid}/timeline", params=params)).status_code == 422
+
+
+async def test_reconciliation_leaves_previews_alone(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings, services: Services
+) -> None:
+    cid = footage.camera_id
+    params = {"start": iso(footage.base_ms), "end": iso(footage.base_ms + 20_000)}
+    [preview, *_] = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()[
+        "previews"
+    ]
+    assert (await client.get(preview["url"])).status_code == 200
+    node = services.node
+    assert node is not None
+    result = await reconcile_camera(cid, node.name, node.layout, services.nodes, node.outbox)
+    assert (result.indexed, result.dropped_rows, result.removed_files) == (0, 0, 0)
+    assert (settings.recordings_dir / footage.records[0].path).with_suffix(".jpg").is_file()
+
+
+async def test_retention_deletes_previews_with_their_segments(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings, services: Services
+) -> None:
+    cid = footage.camera_id
+    params = {"start": iso(footage.base_ms), "end": iso(footage.base_ms + 20_000)}
+    body = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()
+    for preview in body["previews"]:
+        assert (await client.get(preview["url"])).status_code == 200
+    assert services.node is not None
+    aged = CameraConfig(id=cid, name="aged", main_url="rtsp://127.0.0.1:9/x", retention_days=0.01)
+    report = await services.node.retention.run([aged])
+    assert report.by_age == 2  # never the newest segment
+    files = [settings.recordings_dir / r.path for r in footage.records]
+    assert [(f.exists(), f.with_suffix(".jpg").exists()) for f in files] == [
+        (False, False),
+        (False, False),
+        (True, True),
+    ]

@@ -1,0 +1,143 @@
+"""One camera's part of an export: pin its segments, cut the range, hash everything.
+
+Sources are pinned by copy-on-read: when the job starts, each segment file is hard-linked (or,
+across file systems, copied) into the export's work folder. Retention or a camera deletion may
+then unlink the recording at any time without touching the bytes the export reads, and
+nothing in the recordings index or the node changes for the export's sake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.exports.concat import Piece, concat_script
+from vigil.exports.ffmpeg import BurnIn, export_args, file_stamp, run_ffmpeg
+from vigil.exports.manifest import ExportedFile, Gap, SourceSegment, sha256_file
+from vigil.exports.media import keyframe_at_or_before, video_span
+from vigil.store.models import Segment
+from vigil.store.segments import Interval, find_gaps, merge_spans
+from vigil.timeutil import iso
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class FootageGone(Exception):
+    """None of a camera's footage in the range is left to export."""
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedSource:
+    segment: Segment
+    path: Path  # the export's own link or copy
+
+
+def _pin(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copyfile(src, dst)
+
+
+def pin_sources(
+    segments: Sequence[Segment], resolve: Callable[[Segment], Path], work_dir: Path
+) -> list[PinnedSource]:
+    """Link each segment's file into ``work_dir``; a file already gone is left out."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    pinned: list[PinnedSource] = []
+    for index, seg in enumerate(segments):
+        dst = work_dir / f"{index:06d}.mp4"
+        try:
+            _pin(resolve(seg), dst)
+        except FileNotFoundError:
+            continue
+        pinned.append(PinnedSource(seg, dst))
+    return pinned
+
+
+def output_name(camera_id: int, camera_name: str, start_ms: int) -> str:
+    slug = _UNSAFE.sub("-", camera_name).strip("-")[:40] or "camera"
+    return f"camera-{camera_id}-{slug}-{file_stamp(start_ms)}.mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraJob:
+    camera_id: int
+    camera_name: str
+    start_ms: int
+    end_ms: int
+    sources: list[PinnedSource]
+    burn_in: bool
+
+    @property
+    def planned_ms(self) -> int:
+        """How much of the range the footage covers (for progress)."""
+        first = self.sources[0].segment.start_ms
+        last = self.sources[-1].segment.end_ms
+        return max(min(self.end_ms, last) - max(self.start_ms, first), 1)
+
+
+async def export_camera(
+    job: CameraJob,
+    work_dir: Path,
+    out_dir: Path,
+    ffmpeg: str,
+    on_progress: Callable[[float], None],
+) -> ExportedFile:
+    """Cut ``job``'s range from its pinned sources into one MP4 in ``out_dir``."""
+    if not job.sources:
+        raise FootageGone(f"no footage of camera {job.camera_id} is left in the range")
+    first = job.sources[0]
+    into_first = max(job.start_ms - first.segment.start_ms, 0)
+    keyframe = await asyncio.to_thread(keyframe_at_or_before, first.path, into_first)
+    first_ms = first.segment.start_ms + keyframe
+    pieces = [Piece(s.path.name, s.segment.start_ms, s.segment.end_ms) for s in job.sources]
+    script = work_dir / "concat.txt"
+    script.write_text(concat_script(pieces, first_ms, job.end_ms), encoding="utf-8")
+    burn_in = None
+    if job.burn_in:
+        burn_in = BurnIn(job.camera_name, first_ms, first.segment.height)
+        (work_dir / "label.txt").write_text(burn_in.label(), encoding="utf-8")
+    name = output_name(job.camera_id, job.camera_name, first_ms)
+    partial = work_dir / name
+    args = export_args(ffmpeg, script.name, str(partial), burn_in, "label.txt")
+    await run_ffmpeg(args, work_dir, on_progress)
+    span = await asyncio.to_thread(video_span, partial)
+    digest = await asyncio.to_thread(sha256_file, partial)
+    source_hashes = [await asyncio.to_thread(sha256_file, s.path) for s in job.sources]
+    size = partial.stat().st_size
+    os.replace(partial, out_dir / name)
+    last_ms = first_ms + span.duration_ms
+    spans = merge_spans([s.segment for s in job.sources])
+    gaps = find_gaps(
+        [Interval(s.start_ms, s.end_ms) for s in spans], first_ms, min(job.end_ms, last_ms)
+    )
+    return ExportedFile(
+        camera_id=job.camera_id,
+        camera_name=job.camera_name,
+        name=name,
+        size=size,
+        sha256=digest,
+        first_instant=iso(first_ms),
+        last_instant=iso(last_ms),
+        re_encoded=job.burn_in,
+        sources=[
+            SourceSegment(
+                storage_key=s.segment.path,
+                start=iso(s.segment.start_ms),
+                end=iso(s.segment.end_ms),
+                size=s.path.stat().st_size,
+                sha256=h,
+            )
+            for s, h in zip(job.sources, source_hashes, strict=True)
+        ],
+        gaps=[Gap(start=iso(g.start_ms), end=iso(g.end_ms)) for g in gaps],
+    )

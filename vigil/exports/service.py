@@ -1,0 +1,302 @@
+"""Export jobs: accept a request, run it in the background, keep the result until deleted.
+
+Exports live in ``<data_dir>/exports/<id>/``, outside the recordings folder, so retention
+never sees them. A small pool of workers (one by default: an export is disk-bound) takes
+queued exports in order; each runs one ffmpeg per camera, one camera after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from vigil import __version__
+from vigil.exports.ffmpeg import FfmpegFailed, ffmpeg_version
+from vigil.exports.job import CameraJob, FootageGone, export_camera, pin_sources
+from vigil.exports.manifest import (
+    CUSTODY_FILES,
+    ExportedFile,
+    Manifest,
+    write_manifest,
+)
+from vigil.exports.media import UnreadableMedia
+from vigil.nodes.registry import NodeRegistry, UnknownNode
+from vigil.store.cameras import CameraNotFound, CameraStore
+from vigil.store.exports import ExportNotFound, ExportStore
+from vigil.store.models import Camera, Export, Segment
+from vigil.store.segments import SegmentIndex
+from vigil.timeutil import iso, now_ms
+
+log = logging.getLogger(__name__)
+
+ExportStatus = Literal["queued", "running", "done", "failed"]
+# An export is at most a day of footage: 24 h of a 4 Mbit/s camera is ~43 GB per camera.
+MAX_RANGE_MS = 24 * 3_600_000
+_WORK = ".work"
+_PROGRESS_EVERY_S = 0.5
+
+
+class NoFootage(Exception):
+    """Cameras without any recording in the requested range."""
+
+    def __init__(self, cameras: Sequence[Camera], start_ms: int, end_ms: int) -> None:
+        names = ", ".join(f"{c.id} ({c.name})" for c in cameras)
+        noun = "camera" if len(cameras) == 1 else "cameras"
+        super().__init__(f"no footage of {noun} {names} from {iso(start_ms)} to {iso(end_ms)}")
+        self.camera_ids = [c.id for c in cameras]
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+
+
+class ExportFileNotFound(Exception):
+    def __init__(self, export_id: int, name: str) -> None:
+        super().__init__(f"export {export_id} has no file named {name!r}")
+        self.export_id = export_id
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    camera_ids: list[int]
+    start_ms: int
+    end_ms: int
+    burn_in: bool
+    title: str | None
+    requested_by: str
+
+
+class ExportService:
+    def __init__(
+        self,
+        store: ExportStore,
+        cameras: CameraStore,
+        segments: SegmentIndex,
+        nodes: NodeRegistry,
+        root: Path,
+        ffmpeg: str,
+        workers: int = 1,
+    ) -> None:
+        self.store = store
+        self._cameras = cameras
+        self._segments = segments
+        self._nodes = nodes
+        self.root = root
+        self._ffmpeg = ffmpeg
+        self._workers = workers
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    # -- life cycle
+    async def start(self) -> None:
+        """Requeue what a previous run left unfinished, then start the workers."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for export in await self.store.with_status("queued", "running"):
+            if export.status == "running":
+                await self.store.update(export.id, status="queued", progress=0.0)
+            await asyncio.to_thread(shutil.rmtree, self.folder(export.id), True)
+            self._queue.put_nowait(export.id)
+        for n in range(self._workers):
+            self._tasks.append(asyncio.create_task(self._work(), name=f"exports-{n}"))
+
+    async def stop(self) -> None:
+        """Stop the workers; an export cut short is queued again at the next start."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    # -- requests
+    async def create(self, request: ExportRequest) -> Export:
+        """Check cameras and footage, record the export, queue it. CameraNotFound, NoFootage."""
+        cameras = [await self._cameras.get(cid) for cid in request.camera_ids]
+        without = [
+            c
+            for c in cameras
+            if not await self._segments.in_range(c.id, request.start_ms, request.end_ms)
+        ]
+        if without:
+            raise NoFootage(without, request.start_ms, request.end_ms)
+        export = await self.store.create(
+            Export(
+                title=request.title,
+                camera_ids=list(request.camera_ids),
+                start_ms=request.start_ms,
+                end_ms=request.end_ms,
+                burn_in=request.burn_in,
+                status="queued",
+                progress=0.0,
+                requested_by=request.requested_by,
+                created_at=now_ms(),
+                files=[],
+            )
+        )
+        self._queue.put_nowait(export.id)
+        log.info("export %d queued by %s", export.id, request.requested_by)
+        return export
+
+    async def delete(self, export_id: int) -> None:
+        """Delete an export's files and record; one in progress is cancelled first."""
+        await self.store.get(export_id)
+        task = self._running.get(export_id)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(shutil.rmtree, self.folder(export_id), True)
+        await self.store.delete(export_id)
+        log.info("export %d deleted", export_id)
+
+    def folder(self, export_id: int) -> Path:
+        return self.root / str(export_id)
+
+    def file(self, export: Export, name: str) -> Path:
+        """A file of a finished export, by name; ExportFileNotFound for anything else."""
+        names = {f["name"] for f in export.files}
+        if export.status == "done":
+            names.update(CUSTODY_FILES)
+        if name not in names:
+            raise ExportFileNotFound(export.id, name)
+        path = self.folder(export.id) / name
+        if not path.is_file():
+            raise ExportFileNotFound(export.id, name)
+        return path
+
+    # -- the work
+    async def _work(self) -> None:
+        while True:
+            export_id = await self._queue.get()
+            task = asyncio.create_task(self._run(export_id), name=f"export-{export_id}")
+            self._running[export_id] = task
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.done():  # the worker itself is stopping: stop the job too
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    raise
+            except Exception:
+                log.exception("export %d: unexpected error", export_id)
+                with contextlib.suppress(Exception):
+                    await self._fail(export_id, "an unexpected error occurred; it has been logged")
+            finally:
+                self._running.pop(export_id, None)
+
+    async def _run(self, export_id: int) -> None:
+        try:
+            export = await self.store.get(export_id)
+        except ExportNotFound:
+            return  # deleted while queued
+        if export.status != "queued":
+            return
+        await self.store.update(export_id, status="running", started_at=now_ms(), error=None)
+        log.info("export %d: started", export_id)
+        try:
+            files = await self._export(export)
+        except (FootageGone, FfmpegFailed, UnreadableMedia, CameraNotFound, UnknownNode) as exc:
+            await self._fail(export_id, str(exc))
+            return
+        except OSError as exc:
+            await self._fail(export_id, f"cannot write the export: {exc.strerror or exc}")
+            return
+        finally:
+            await asyncio.to_thread(shutil.rmtree, self.folder(export_id) / _WORK, True)
+        await self.store.update(
+            export_id,
+            status="done",
+            progress=1.0,
+            finished_at=now_ms(),
+            files=[
+                {
+                    "camera_id": f.camera_id,
+                    "camera_name": f.camera_name,
+                    "name": f.name,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                    "first_instant": f.first_instant,
+                    "last_instant": f.last_instant,
+                }
+                for f in files
+            ],
+        )
+        log.info("export %d: done, %d files", export_id, len(files))
+
+    async def _fail(self, export_id: int, reason: str) -> None:
+        log.warning("export %d failed: %s", export_id, reason)
+        folder = self.folder(export_id)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        await self.store.update(export_id, status="failed", error=reason, finished_at=now_ms())
+
+    async def _export(self, export: Export) -> list[ExportedFile]:
+        folder = self.folder(export.id)
+        work = folder / _WORK
+        await asyncio.to_thread(shutil.rmtree, work, True)
+        jobs: list[CameraJob] = []
+        # Every camera's sources are pinned before any ffmpeg runs.
+        for camera_id in export.camera_ids:
+            camera = await self._cameras.get(camera_id)
+            segments = await self._segments.in_range(camera_id, export.start_ms, export.end_ms)
+            sources = await asyncio.to_thread(
+                pin_sources, segments, self._resolve, work / str(camera_id)
+            )
+            jobs.append(
+                CameraJob(
+                    camera.id, camera.name, export.start_ms, export.end_ms, sources, export.burn_in
+                )
+            )
+        total_ms = sum(j.planned_ms for j in jobs if j.sources) or 1
+        done_ms = 0
+        progress = 0.0
+
+        def report(seconds: float) -> None:
+            nonlocal progress
+            progress = max(progress, min((done_ms + seconds * 1000) / total_ms, 0.99))
+
+        async def publish() -> None:
+            published = 0.0
+            while True:
+                await asyncio.sleep(_PROGRESS_EVERY_S)
+                if progress > published:
+                    published = progress
+                    await self.store.update(export.id, progress=round(published, 4))
+
+        publisher = asyncio.create_task(publish(), name=f"export-{export.id}-progress")
+        files: list[ExportedFile] = []
+        try:
+            for job in jobs:
+                out = await export_camera(
+                    job, work / str(job.camera_id), folder, self._ffmpeg, report
+                )
+                files.append(out)
+                done_ms += job.planned_ms
+                report(0)
+        finally:
+            publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
+        manifest = Manifest(
+            export_id=export.id,
+            title=export.title,
+            requested_start=iso(export.start_ms),
+            requested_end=iso(export.end_ms),
+            exported_by=export.requested_by,
+            exported_at=iso(now_ms()),
+            burn_in=export.burn_in,
+            vigil_version=__version__,
+            ffmpeg_version=await asyncio.to_thread(ffmpeg_version, self._ffmpeg),
+            files=files,
+        )
+        await asyncio.to_thread(write_manifest, folder, manifest)
+        return files
+
+    def _resolve(self, segment: Segment) -> Path:
+        return self._nodes.node(segment.node).recording_file(segment.path)
