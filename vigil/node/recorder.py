@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import logging
 import os
 import re
@@ -87,6 +88,7 @@ class CameraRecorder:
         self._last_logged: tuple[CameraState, str] | None = None
         self._last_progress = 0.0
         self._out_time_us = 0
+        self._run_info: SegmentInfo | None = None
         self._streamed = False
         self._stalled = False
 
@@ -146,6 +148,7 @@ class CameraRecorder:
         self._incoming.mkdir(parents=True, exist_ok=True)
         self._anchor_ms = None
         self._out_time_us = 0
+        self._run_info = None
         self._streamed = False
         self._stalled = False
         self._errors.clear()
@@ -316,7 +319,14 @@ class CameraRecorder:
         end_ms = self._anchor_ms + round(end * 1000)
         self._last_end_ms = end_ms
         try:
-            info = await asyncio.to_thread(probe_segment, src)
+            if self._run_info is None:
+                info = self._run_info = await asyncio.to_thread(probe_segment, src)
+            else:
+                # Codecs and picture size cannot change within one ffmpeg run: only the
+                # first segment is opened, the rest cost a stat.
+                info = dataclasses.replace(
+                    self._run_info, size=src.stat().st_size, duration_ms=end_ms - start_ms
+                )
         except (UnreadableSegment, FileNotFoundError) as exc:
             log.warning("camera %s: dropping unreadable segment: %s", self.config.id, exc)
             with contextlib.suppress(FileNotFoundError):
