@@ -77,6 +77,9 @@ function playWebSocket() {
     if (video.currentTime < ranges.start(last) || end - video.currentTime > MAX_LAG_SECONDS) {
       video.currentTime = Math.max(ranges.start(last), end - LIVE_EDGE_SECONDS);
     }
+    // A little behind: play slightly faster until back near the edge, without a jump.
+    const lag = end - video.currentTime;
+    video.playbackRate = lag > LIVE_EDGE_SECONDS + 0.2 ? 1.1 : 1.0;
     if (video.paused) video.play().catch(() => {});
   }
 
