@@ -60,6 +60,9 @@ def test_stream_is_live_h264_and_aac(sim: SimulatedCameras, index: int, transpor
         assert video.average_rate == 10
         assert audio.codec_context.name == "aac"
         assert audio.rate == 48000
+        time_base, audio_time_base = video.time_base, audio.time_base  # read while open
+        assert time_base is not None
+        assert audio_time_base is not None
         video_pts: list[int] = []
         audio_pts: list[int] = []
         pictures: list[bytes] = []
@@ -70,18 +73,18 @@ def test_stream_is_live_h264_and_aac(sim: SimulatedCameras, index: int, transpor
             if packet.pts is None:  # ffmpeg's RTSP demuxer leaves the very first one unset
                 continue
             (video_pts if packet.stream is video else audio_pts).append(packet.pts)
-            if video_pts and (video_pts[-1] - video_pts[0]) * video.time_base >= 3:
+            if video_pts and (video_pts[-1] - video_pts[0]) * time_base >= 3:
                 break
         elapsed = time.monotonic() - started
     assert len(pictures) >= 30
     assert len(set(pictures)) == len(pictures), "every frame shows a new clock value"
-    steps = [(b - a) * video.time_base for a, b in itertools.pairwise(video_pts)]
+    steps = [(b - a) * time_base for a, b in itertools.pairwise(video_pts)]
     # One frame at a time, give or take rounding to the 90 kHz RTP clock and ffmpeg's switch
     # to RTCP-based timing once the first sender report arrives (a few ticks).
     odd = [step for step in steps if abs(step - Fraction(1, 10)) > Fraction(1, 1000)]
     assert not odd, f"{len(odd)} of {len(steps)} steps are not 1/10 s: {odd}"
     assert all(b > a for a, b in itertools.pairwise(audio_pts))
-    assert (audio_pts[-1] - audio_pts[0]) * audio.time_base >= 2.5
+    assert (audio_pts[-1] - audio_pts[0]) * audio_time_base >= 2.5
     # Served live, not dumped: 3 s of media took real time (less the probe's backlog).
     assert elapsed >= 1.5
 
