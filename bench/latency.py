@@ -56,22 +56,11 @@ import av
 import httpx
 from playwright.async_api import Page, async_playwright
 
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.framecode import BITS, read_frame_code
 from vigil.sim.runner import SimulatedCameras
 
 RESULTS = Path(__file__).parent / "results"
-CHROMIUM = "/usr/bin/chromium"
-# As tests/e2e/conftest.py: without these Chromium keeps dialling Google's services.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 # The playing picture's top strip (native size) into a canvas; read_frame_code's sampling
 # (the middle half of each block, mean brightness over 128). The clock is read just before

@@ -6,16 +6,21 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import Seed
 from vigil.api.app import create_app
 from vigil.app import Services
+from vigil.link.messages import SegmentRecord
 from vigil.settings import Settings
+from vigil.timeutil import now_ms
 
 Json = dict[str, Any]
+HOUR = 3_600_000
 
 
 @pytest.fixture
@@ -49,6 +54,22 @@ def add_camera(client: httpx.AsyncClient, dead_url: str) -> AddCamera:
         return dict(response.json())
 
     return add
+
+
+@dataclass
+class Footage:
+    camera_id: int
+    base_ms: int
+    records: list[SegmentRecord]
+
+
+@pytest.fixture
+async def footage(add_camera: AddCamera, seed: Seed) -> Footage:
+    """2 s segments across an hour boundary: two back to back, a 6 s hole, then one more."""
+    camera_id = (await add_camera(enabled=False))["id"]
+    base = (now_ms() - 2 * HOUR) // HOUR * HOUR - 3000  # 3 s before an hour starts
+    times = [(base, base + 2000), (base + 2000, base + 4000), (base + 10_000, base + 12_000)]
+    return Footage(camera_id, base, await seed(camera_id, times))
 
 
 async def wait_for_state(

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
-import pytest
 
-from tests.api.conftest import AddCamera
+from tests.api.conftest import AddCamera, Footage
 from tests.conftest import Seed
-from vigil.link.messages import SegmentRecord
 from vigil.settings import Settings
 from vigil.timeutil import iso, now_ms
 
 PROBLEM = "application/problem+json"
-
-
-@dataclass
-class Footage:
-    camera_id: int
-    base_ms: int
-    records: list[SegmentRecord]
-
-
-@pytest.fixture
-async def footage(add_camera: AddCamera, seed: Seed) -> Footage:
-    """Three 2 s segments two hours ago: two back to back, then a 6 s hole, then one more."""
-    camera_id = (await add_camera(enabled=False))["id"]
-    base = (now_ms() - 2 * 3_600_000) // 1000 * 1000
-    times = [(base, base + 2000), (base + 2000, base + 4000), (base + 10_000, base + 12_000)]
-    return Footage(camera_id, base, await seed(camera_id, times))
 
 
 def interval(start_ms: int, end_ms: int) -> dict[str, str]:

@@ -4,39 +4,20 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 import av
 import httpx
-import pytest
 
-from tests.api.conftest import AddCamera
-from tests.conftest import Seed
+from tests.api.conftest import AddCamera, Footage
 from vigil.app import Services
-from vigil.link.messages import CameraConfig, SegmentRecord
+from vigil.link.messages import CameraConfig
 from vigil.node.reconcile import reconcile_camera
 from vigil.playback.fragments import read_fragment_index
 from vigil.settings import Settings
-from vigil.timeutil import iso, now_ms
+from vigil.timeutil import iso
 
 PROBLEM = "application/problem+json"
 HOUR = 3_600_000
-
-
-@dataclass
-class Footage:
-    camera_id: int
-    base_ms: int
-    records: list[SegmentRecord]
-
-
-@pytest.fixture
-async def footage(add_camera: AddCamera, seed: Seed) -> Footage:
-    """2 s segments across an hour boundary: two back to back, a 6 s hole, then one more."""
-    camera_id = (await add_camera(enabled=False))["id"]
-    base = (now_ms() - 2 * HOUR) // HOUR * HOUR - 3000  # 3 s before an hour starts
-    times = [(base, base + 2000), (base + 2000, base + 4000), (base + 10_000, base + 12_000)]
-    return Footage(camera_id, base, await seed(camera_id, times))
 
 
 def media_lines(playlist: str) -> list[tuple[float, str, str]]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import av
 
+from vigil.link.messages import SegmentRecord
+
 
 class UnreadableSegment(Exception):
     """The file holds no playable video."""
@@ -21,6 +23,21 @@ class SegmentInfo:
     height: int
     fps: float | None
     size: int
+
+    def record(self, camera_id: int, key: str, start_ms: int, end_ms: int) -> SegmentRecord:
+        """The index entry of the segment this describes, stored at ``key``."""
+        return SegmentRecord(
+            camera_id=camera_id,
+            path=key,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            size=self.size,
+            video_codec=self.video_codec,
+            audio_codec=self.audio_codec,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+        )
 
 
 def probe_segment(path: Path) -> SegmentInfo:

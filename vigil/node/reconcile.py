@@ -42,20 +42,7 @@ async def reconcile_camera(
             on_disk[key].unlink(missing_ok=True)
             removed += 1
             continue
-        records.append(
-            SegmentRecord(
-                camera_id=camera_id,
-                path=key,
-                start_ms=start_ms,
-                end_ms=start_ms + max(info.duration_ms, 1),
-                size=info.size,
-                video_codec=info.video_codec,
-                audio_codec=info.audio_codec,
-                width=info.width,
-                height=info.height,
-                fps=info.fps,
-            )
-        )
+        records.append(info.record(camera_id, key, start_ms, start_ms + max(info.duration_ms, 1)))
     if records:
         outbox.recorded(records)
     gone = sorted(known - set(on_disk))

@@ -343,18 +343,7 @@ class CameraRecorder:
             dst = self._layout.path(key)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
-        record = SegmentRecord(
-            camera_id=self.config.id,
-            path=key,
-            start_ms=start_ms,
-            end_ms=max(end_ms, start_ms + 1),
-            size=info.size,
-            video_codec=info.video_codec,
-            audio_codec=info.audio_codec,
-            width=info.width,
-            height=info.height,
-            fps=info.fps,
-        )
+        record = info.record(self.config.id, key, start_ms, max(end_ms, start_ms + 1))
         await self._sink.segment_finished(record)
         seconds = max((record.end_ms - record.start_ms) / 1000, 0.001)
         await self._set_status(
