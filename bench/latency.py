@@ -24,6 +24,8 @@ Measured, in this order, on the same simulator stream:
      every ``--interval`` s the page draws the playing video's top strip into a canvas, takes
      ``performance.timeOrigin + performance.now()`` and reads the frame code;
   5. the raw pull again, to check the simulator's timeline did not move during the run.
+The server's data folder is new: the bench signs in through its first-run setup and gives
+the browser that session's cookies, as the login page would.
 
     .venv/bin/python -m bench.latency
     .venv/bin/python -m bench.latency --samples 40 --interval 0.5
@@ -56,6 +58,7 @@ import av
 import httpx
 from playwright.async_api import Page, async_playwright
 
+from bench.live import set_up_admin
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.framecode import BITS, read_frame_code
 from vigil.sim.runner import SimulatedCameras
@@ -443,7 +446,16 @@ async def measure(
             if time.monotonic() > deadline:
                 raise RuntimeError("vigil serve did not start")
             await asyncio.sleep(0.2)
+        await set_up_admin(http)
+        cookies = {
+            name: value
+            for name, value in http.cookies.items()
+            if name in ("vigil_session", "vigil_csrf")
+        }
+        if len(cookies) != 2:
+            raise RuntimeError("the first-run setup set no session cookies")
         created = await http.post("/api/cameras", json={"name": "latency", "main_url": rtsp})
+        created.raise_for_status()
         camera = created.json()["id"]
         while not (await http.get(f"/api/cameras/{camera}/live/info")).json()["live"]:
             await asyncio.sleep(0.2)
@@ -460,10 +472,14 @@ async def measure(
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        await context.add_cookies(
+            [{"name": name, "value": value, "url": base} for name, value in cookies.items()]
+        )
         try:
             for mode, query in (("mse", ""), ("hls", "?hls")):
                 print(f"live page, {mode}...", flush=True)
-                page = await browser.new_page(viewport={"width": 1280, "height": 800})
+                page = await context.new_page()
                 try:
                     pages[mode] = await page_phase(
                         page,

@@ -4,7 +4,9 @@ Starts the simulator (one camera), ``vigil serve`` in a process of its own with 
 (recording, as a user runs it), then holds 0, 1, 10, 50... viewers on the camera's live
 WebSocket from this process, each reading everything it is sent. For each step it samples
 the node's process tree (Python + the camera's ffmpeg): CPU as % of one core and PSS, and
-checks that every viewer kept up (bytes received per second).
+checks that every viewer kept up (bytes received per second). The server's data folder is
+new, so the bench signs in through the first-run setup (``set_up_admin``); viewers use the
+signed WebSocket address ``live/info`` gives, as a player without cookies would.
 
     .venv/bin/python -m bench.live
     .venv/bin/python -m bench.live --viewers 0,1,10,50,100 --seconds 30
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -44,6 +47,20 @@ class Step:
     pss_mb: float
     viewer_kbps_min: float  # the slowest viewer's received rate
     viewer_kbps_mean: float
+
+
+async def set_up_admin(http: httpx.AsyncClient) -> dict[str, Any]:
+    """First-run setup of a fresh server: ``http`` is then signed in as its admin (session
+    cookie kept by the client, CSRF header set for writes). Returns the API's answer."""
+    response = await http.post(
+        "/api/auth/setup",
+        json={"organisation": "Bench", "username": "bench", "password": secrets.token_urlsafe(18)},
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"first-run setup failed: {response.status_code} {response.text}")
+    answer: dict[str, Any] = response.json()
+    http.headers["X-CSRF-Token"] = answer["csrf_token"]
+    return answer
 
 
 def free_port() -> int:
@@ -118,15 +135,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     if time.monotonic() > deadline:
                         raise RuntimeError("vigil serve did not start")
                     await asyncio.sleep(0.2)
+                await set_up_admin(http)
                 created = await http.post(
                     "/api/cameras", json={"name": "bench", "main_url": sim.urls[0]}
                 )
+                created.raise_for_status()
                 camera = created.json()["id"]
                 while not (await http.get(f"/api/cameras/{camera}/live/info")).json()["live"]:
                     await asyncio.sleep(0.2)
-                url = base.replace("http", "ws") + f"/api/cameras/{camera}/live"
                 tracker = TreeTracker("node", [node.pid])
                 for count in counts:
+                    # A fresh signed link for this step's new viewers (links expire).
+                    info = (await http.get(f"/api/cameras/{camera}/live/info")).json()
+                    url = base.replace("http", "ws") + info["websocket"]
                     while len(viewers) < count:
                         viewer = Viewer(url)
                         await viewer.start()

@@ -179,13 +179,15 @@ async def build(
 ) -> tuple[list[int], int, int]:
     """Cameras, sample files and the index; (camera ids, rows, first instant)."""
     services = await start_services(settings)
+    users = services.auth.users
+    org = await users.org_named("Bench") or await users.create_org("Bench")
     try:
         ids = []
         for n in range(args.cameras):
             fields = CameraFields(
                 name=f"seek-{n}", main_url="rtsp://127.0.0.1:9/none", enabled=False
             )
-            ids.append((await services.cameras.create(fields)).id)
+            ids.append((await services.cameras.create(fields, org_id=org.id)).id)
     finally:
         await stop_services(services)
 

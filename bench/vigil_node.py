@@ -73,10 +73,12 @@ async def http_server(services: Services, enabled: bool) -> AsyncIterator[None]:
 async def create_cameras(
     services: Services, urls: list[str], segment_seconds: float
 ) -> list[dict[str, Any]]:
+    users = services.auth.users
+    org = await users.org_named("Bench") or await users.create_org("Bench")
     created = []
     for number, url in enumerate(urls, start=1):
         fields = CameraFields(name=f"bench-{number}", main_url=url, segment_seconds=segment_seconds)
-        camera = await services.cameras.create(fields)
+        camera = await services.cameras.create(fields, org_id=org.id)
         created.append({"id": camera.id, "name": camera.name, "url": url, "created_ms": now_ms()})
     return created
 

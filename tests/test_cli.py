@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import subprocess
@@ -40,6 +41,22 @@ async def test_demo_records_simulated_cameras_and_stops_cleanly_on_sigterm(
         deadline = time.monotonic() + 120  # the first run encodes the simulator's clip
         streaming: list[dict[str, object]] = []
         async with httpx.AsyncClient(base_url=base) as http:
+            while time.monotonic() < deadline:
+                assert demo.poll() is None, log.read_text()
+                credentials = re.search(r"sign in as +(\S+) / (\S+)", log.read_text())
+                if credentials is not None:
+                    break
+                await asyncio.sleep(0.5)
+            assert credentials is not None, log.read_text()
+            login = {"username": credentials[1], "password": credentials[2]}
+            while time.monotonic() < deadline:  # the server may not be listening yet
+                assert demo.poll() is None, log.read_text()
+                try:
+                    signed_in = await http.post("/api/auth/login", json=login)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+            assert signed_in.status_code == 200, signed_in.text
             while time.monotonic() < deadline:
                 assert demo.poll() is None, log.read_text()
                 try:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from vigil.auth.service import AuthService
 from vigil.cameras.service import CameraService
 from vigil.exports.service import ExportService
 from vigil.link.local import LocalLink
@@ -35,6 +36,7 @@ class Services:
     nodes: NodeRegistry
     node: MediaNode | None
     exports: ExportService
+    auth: AuthService
     playback: Playback = field(default_factory=Playback)
 
 
@@ -60,7 +62,8 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = await open_database(settings)
     segments = SegmentIndex(db)
-    store = CameraStore(db, secret_box(settings))
+    box = secret_box(settings)
+    store = CameraStore(db, box)
     registry = NodeRegistry(store, segments)
     cameras = CameraService(store, registry, default_node=settings.node.name)
     node = None
@@ -83,7 +86,8 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
         find_ffmpeg(settings.node.ffmpeg),
     )
     await exports.start()
-    return Services(settings, db, cameras, segments, registry, node, exports)
+    auth = AuthService(settings.auth, db, box)
+    return Services(settings, db, cameras, segments, registry, node, exports, auth)
 
 
 async def stop_services(services: Services) -> None:

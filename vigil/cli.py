@@ -18,6 +18,8 @@ config_cli = typer.Typer(no_args_is_help=True, help="Check configuration files."
 cli.add_typer(config_cli, name="config")
 export_cli = typer.Typer(no_args_is_help=True, help="Check exported clips.")
 cli.add_typer(export_cli, name="export")
+users_cli = typer.Typer(no_args_is_help=True, help="Manage the people who sign in.")
+cli.add_typer(users_cli, name="users")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file", dir_okay=False)
@@ -157,6 +159,115 @@ def export_verify(
     for entry in manifest.files:
         typer.echo(f"{entry.name}: OK ({entry.sha256})")
     typer.echo(f"export {manifest.export_id}: manifest and {len(manifest.files)} files intact")
+
+
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="data folder (overrides the settings)")
+]
+
+
+def _users_settings(config: Path | None, data_dir: Path | None) -> Settings:
+    settings = _settings(config, **({"data_dir": data_dir} if data_dir is not None else {}))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@users_cli.command("create-admin")
+def users_create_admin(
+    username: Annotated[str, typer.Option(help="the admin's sign-in name")],
+    org: Annotated[str, typer.Option(help="organisation, made if missing")] = "My organisation",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from one line of stdin")
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an admin (and their organisation if needed): the way in when nobody can sign in."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from vigil.api.people_schemas import OrgName, Username
+    from vigil.app import open_database, secret_box
+    from vigil.auth.passwords import WeakPassword, check_password
+    from vigil.auth.service import AuthService
+    from vigil.store.audit import Actor
+    from vigil.store.users import DuplicateName
+
+    checked: dict[str, str] = {}
+    for name, kind, value in (("username", Username, username), ("org", OrgName, org)):
+        try:
+            checked[name] = TypeAdapter(kind).validate_python(value)
+        except ValidationError as exc:
+            raise _fail(f"{name}: {exc.errors()[0]['msg']}") from None
+    username, org = checked["username"], checked["org"]
+    settings = _users_settings(config, data_dir)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password(password, username=username, min_length=settings.auth.min_password_length)
+    except WeakPassword as exc:
+        raise _fail(str(exc)) from None
+
+    async def run() -> str:
+        db = await open_database(settings)
+        try:
+            auth = AuthService(settings.auth, db, secret_box(settings))
+            user = await auth.create_admin(org, username, password)
+            await auth.audit.record(
+                Actor(), "user.create", target=f"user:{user.id}", org_id=user.org_id,
+                role=user.role, via="cli",
+            )  # fmt: skip
+            return (await auth.users.org(user.org_id)).name
+        finally:
+            await db.close()
+
+    try:
+        org_name = asyncio.run(run())
+    except WeakPassword as exc:
+        raise _fail(str(exc)) from None
+    except DuplicateName as exc:
+        raise _fail(
+            f"a {exc.kind} named {exc.name!r} already exists (names ignore case)", 1
+        ) from None
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"admin {username} created in organisation {org_name}")
+
+
+@users_cli.command("list")
+def users_list(
+    org: Annotated[str | None, typer.Option(help="only this organisation")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print each user: username, role and organisation (disabled ones say so)."""
+    from vigil.app import open_database
+    from vigil.store.users import UserStore
+
+    settings = _users_settings(config, data_dir)
+
+    async def run() -> list[str]:
+        db = await open_database(settings)
+        try:
+            store = UserStore(db)
+            lines = []
+            for each in await store.orgs():
+                if org is not None and each.name.casefold() != org.casefold():
+                    continue
+                for user in await store.of_org(each.id):
+                    state = " (disabled)" if user.disabled else ""
+                    lines.append(f"{user.username}\t{user.role}\t{each.name}{state}")
+            return lines
+        finally:
+            await db.close()
+
+    try:
+        lines = asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+    for line in lines:
+        typer.echo(line)
 
 
 def main() -> None:

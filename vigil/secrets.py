@@ -1,9 +1,10 @@
-"""Secrets at rest (camera passwords): Fernet (AES-128-CBC + HMAC-SHA256) under one key."""
+"""Secrets at rest (camera passwords, TOTP secrets): Fernet under one installation key."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ class SecretBox:
     def __init__(self, key: str) -> None:
         # Any passphrase works: it is stretched to the 32 bytes Fernet wants.
         digest = hashlib.sha256(key.encode()).digest()
+        self._root = digest
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
 
     @classmethod
@@ -27,6 +29,10 @@ class SecretBox:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
         return cls(path.read_text().strip())
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (e.g. signing links), from the installation's key."""
+        return hmac.new(self._root, purpose.encode(), hashlib.sha256).digest()
 
     def encrypt(self, secret: str) -> bytes:
         return self._fernet.encrypt(secret.encode())

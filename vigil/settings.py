@@ -56,6 +56,37 @@ class CameraDefaults(Section):
     retention_days: float | None = Field(default=None, gt=0)
 
 
+class AuthSettings(Section):
+    """Sign-in, sessions, throttling and signed media links."""
+
+    session_idle_minutes: float = Field(
+        default=720, gt=0, description="a session unused this long ends"
+    )
+    session_max_hours: float = Field(
+        default=168, gt=0, description="a session ends this long after sign-in, used or not"
+    )
+    secure_cookies: str = Field(
+        default="auto",
+        pattern="^(auto|always|never)$",
+        description="auto: Secure cookies when the request came over HTTPS",
+    )
+    min_password_length: int = Field(default=10, ge=8, le=128)
+    free_login_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins per account before the first lockout"
+    )
+    free_address_failures: int = Field(
+        default=20, ge=1, description="failed sign-ins per address before the first lockout"
+    )
+    lockout_base_seconds: float = Field(
+        default=2.0, gt=0, description="first lockout; each further failure doubles it"
+    )
+    lockout_max_seconds: float = Field(default=900.0, gt=0)
+    media_link_seconds: int = Field(
+        default=900, ge=10, le=86_400, description="how long a signed media URL works"
+    )
+    invitation_hours: float = Field(default=168, gt=0)
+
+
 class Settings(BaseSettings):
     """All of Vigil's settings. Sections mirror the TOML tables."""
 
@@ -70,6 +101,7 @@ class Settings(BaseSettings):
     node: NodeSettings = NodeSettings()
     retention: RetentionSettings = RetentionSettings()
     cameras: CameraDefaults = CameraDefaults()
+    auth: AuthSettings = AuthSettings()
 
     @classmethod
     def settings_customise_sources(

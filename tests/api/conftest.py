@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from tests.conftest import Seed
+from tests.conftest import SecretWatch, Seed
+from tests.people import ADMIN, make_user, signed_in
 from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.link.messages import SegmentRecord
 from vigil.settings import Settings
+from vigil.store.models import User
 from vigil.timeutil import now_ms
 
 Json = dict[str, Any]
@@ -24,8 +27,26 @@ HOUR = 3_600_000
 
 
 @pytest.fixture
-async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, services)
+def app(settings: Settings, services: Services) -> FastAPI:
+    return create_app(settings, services)
+
+
+@pytest.fixture
+async def admin(services: Services) -> User:
+    return await make_user(services, ADMIN, "admin")
+
+
+@pytest.fixture
+async def client(
+    app: FastAPI, admin: User, secret_watch: SecretWatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Signed in as the test organisation's admin; every response is checked for secrets."""
+    async with signed_in(app, admin.username, watch=secret_watch) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import wait_for_state
+from tests.people import PASSWORD, api_key, make_user
 from vigil import __version__
 from vigil.api.app import create_app
 from vigil.app import Services
@@ -92,8 +93,11 @@ async def test_unexpected_error_is_a_bare_500(
         raise RuntimeError("internal detail: /srv/vigil/db password=x")
 
     monkeypatch.setattr(services.segments, "usage", broken)
+    key = await api_key(services, await make_user(services, "boss", "admin"), ["cameras:read"])
     transport = httpx.ASGITransport(app=create_app(settings, services), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         response = await client.get("/api/storage")
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM
@@ -108,9 +112,15 @@ async def test_app_without_services_starts_its_own(settings: Settings) -> None:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            setup = await client.post(
+                "/api/auth/setup",
+                json={"organisation": "Own", "username": "owner", "password": PASSWORD},
+            )
+            assert setup.status_code == 201, setup.text
             created = await client.post(
                 "/api/cameras",
                 json={"name": "Own", "main_url": "rtsp://127.0.0.1:9/x", "enabled": False},
+                headers={"X-CSRF-Token": setup.json()["csrf_token"]},
             )
             assert created.status_code == 201
             assert created.json()["status"]["state"] == "disabled"

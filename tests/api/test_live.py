@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator
 
@@ -20,10 +21,12 @@ from tests.node.helpers import eventually
 from tests.serve import serving
 from vigil.api.app import create_app
 from vigil.app import Services
+from vigil.auth.tokens import MediaKind
 from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.fmp4 import boxes, parse_fragment, parse_init
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
+from vigil.store.models import User
 
 # Live media does not touch the database: these run on SQLite only, to keep the suite short.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -35,8 +38,12 @@ async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]
         yield url
 
 
-def ws_url(base_url: str, camera_id: int) -> str:
-    return base_url.replace("http://", "ws://") + f"/api/cameras/{camera_id}/live"
+async def ws_url(
+    client: httpx.AsyncClient, base_url: str, camera_id: int, stream: str = "main"
+) -> str:
+    """The WebSocket URL the API hands out: it carries a signed link, no cookie needed."""
+    info = await client.get(f"/api/cameras/{camera_id}/live/info", params={"stream": stream})
+    return base_url.replace("http://", "ws://") + info.json()["websocket"]
 
 
 async def read_start(socket: ClientConnection, fragments: int) -> tuple[Json, bytes, list[bytes]]:
@@ -61,7 +68,8 @@ async def test_twenty_viewers_share_one_camera_connection(
     base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
 ) -> None:
     camera = await add_camera(main_url=sim.urls[0])
-    sockets = [await connect(ws_url(base_url, camera["id"]), max_size=None) for _ in range(20)]
+    url = await ws_url(client, base_url, camera["id"])
+    sockets = [await connect(url, max_size=None) for _ in range(20)]
     try:
         starts = await asyncio.wait_for(
             asyncio.gather(*(read_start(s, 8) for s in sockets)), timeout=30
@@ -97,7 +105,7 @@ async def test_viewers_that_vanish_mid_stream_leak_nothing(
     me = psutil.Process()
 
     async def watch_then_vanish(abrupt: bool) -> None:
-        socket = await connect(ws_url(base_url, camera["id"]), max_size=None)
+        socket = await connect(await ws_url(client, base_url, camera["id"]), max_size=None)
         await read_start(socket, 3)
         if abrupt:  # the connection drops: no close handshake
             socket.transport.abort()
@@ -125,7 +133,9 @@ async def test_live_hls_playlist_plays_in_ffmpeg(
     base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
 ) -> None:
     camera = await add_camera(main_url=sim.urls[2])
-    playlist_path = f"/api/cameras/{camera['id']}/live.m3u8"
+    info = await client.get(f"/api/cameras/{camera['id']}/live/info")
+    playlist_path = info.json()["hls"]
+    assert "?token=" in playlist_path
 
     async def playlist() -> httpx.Response:
         return await client.get(playlist_path)
@@ -134,7 +144,8 @@ async def test_live_hls_playlist_plays_in_ffmpeg(
     assert answer.headers["content-type"] == "application/vnd.apple.mpegurl"
     text = answer.text
     assert "#EXT-X-VERSION:7" in text
-    assert '#EXT-X-MAP:URI="live/init/1.mp4"' in text
+    # Media URIs carry the playlist's signed link, so players need no cookie.
+    assert re.search(r'#EXT-X-MAP:URI="live/init/1\.mp4\?token=[^"]+"', text)
     # ffmpeg as a player: it follows the live playlist for 3 s and decodes every segment.
     read = await asyncio.to_thread(
         subprocess.run,
@@ -185,11 +196,30 @@ async def test_snapshot_problems(client: httpx.AsyncClient, add_camera: AddCamer
 
 
 @SQLITE_ONLY
-async def test_websocket_for_an_unknown_camera_is_refused(base_url: str) -> None:
+async def test_websocket_for_an_unknown_camera_is_refused(
+    base_url: str, services: Services, admin: User
+) -> None:
+    token = services.auth.signer.sign(admin.id, MediaKind.LIVE, 999999)
+    url = base_url.replace("http://", "ws://") + f"/api/cameras/999999/live?token={token}"
     with pytest.raises(InvalidStatus) as refused:
-        await connect(ws_url(base_url, 999999))
+        await connect(url)
     assert refused.value.response.status_code == 404
     assert b"camera-not-found" in refused.value.response.body
+
+
+@SQLITE_ONLY
+async def test_websocket_needs_a_valid_link_or_session(
+    base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
+) -> None:
+    camera = await add_camera(main_url=sim.urls[0])
+    signed = await ws_url(client, base_url, camera["id"])
+    bare, _, token = signed.partition("?token=")
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for url, why in ((bare, "no credential"), (f"{bare}?token={tampered}", "tampered link")):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url)
+        assert refused.value.response.status_code == 401, why
+        assert b"not-authenticated" in refused.value.response.body
 
 
 @SQLITE_ONLY
@@ -202,17 +232,17 @@ async def test_sub_stream_runs_only_while_watched(
 ) -> None:
     monkeypatch.setattr("vigil.node.substream.IDLE_SECONDS", 0.5)
     camera = await add_camera(main_url=sim.urls[2], sub_url=sim.urls[3])
-    main = await connect(ws_url(base_url, camera["id"]), max_size=None)
+    main = await connect(await ws_url(client, base_url, camera["id"]), max_size=None)
     await read_start(main, 1)
     assert sim.clients("cam4") == 0, "nobody watches the sub stream: no connection to it"
 
-    sub = await connect(ws_url(base_url, camera["id"]) + "?stream=sub", max_size=None)
+    sub = await connect(await ws_url(client, base_url, camera["id"], "sub"), max_size=None)
     stream, init, _ = await asyncio.wait_for(read_start(sub, 2), 30)
     assert parse_init(init).codecs == stream["codecs"]
     assert sim.clients("cam4") == 1
     info = await client.get(f"/api/cameras/{camera['id']}/live/info", params={"stream": "sub"})
     assert info.json()["viewers"] == 1
-    assert info.json()["websocket"].endswith("/live?stream=sub")
+    assert info.json()["websocket"].endswith("&stream=sub")
     await sub.close()
 
     async def sub_connections() -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import BrowserContext, Page
 
+from tests.conftest import TEST_ORG
 from tests.serve import serving
 from vigil.api.app import create_app
 from vigil.app import Services
@@ -38,13 +39,17 @@ async def playing_time(page: Page, above: float, timeout: float = 20) -> float:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_live_page_plays_a_camera_through_mse(
-    browser: Browser, settings: Settings, services: Services, sim: SimulatedCameras
+    admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
-    camera = await services.cameras.create(CameraFields(name="Yard <live>", main_url=sim.urls[0]))
+    camera = await services.cameras.create(
+        CameraFields(name="Yard <live>", main_url=sim.urls[0]), org_id=TEST_ORG
+    )
     async with serving(create_app(settings, services)) as base_url:
-        page = await browser.new_page()
+        page = await admin_context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
         await page.goto(base_url + "/")
         await page.click("text=Yard <live>")  # the home page links the live page
         assert page.url == f"{base_url}/cameras/{camera.id}"
@@ -63,16 +68,22 @@ async def test_live_page_plays_a_camera_through_mse(
         )
         assert lag < 1.5
         assert errors == []
+        # The page plays the signed addresses live/info gave it.
+        assert sockets
+        assert all("?token=" in url for url in sockets)
+        assert "?token=" in str(await page.get_attribute("a[data-snapshot]", "href"))
         await page.close()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_live_page_falls_back_to_hls(
-    browser: Browser, settings: Settings, services: Services, sim: SimulatedCameras
+    admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
-    camera = await services.cameras.create(CameraFields(name="Gate", main_url=sim.urls[1]))
+    camera = await services.cameras.create(
+        CameraFields(name="Gate", main_url=sim.urls[1]), org_id=TEST_ORG
+    )
     async with serving(create_app(settings, services)) as base_url:
-        page = await browser.new_page()
+        page = await admin_context.new_page()
         await page.goto(f"{base_url}/cameras/{camera.id}?hls")
         await page.wait_for_function("document.body.dataset.mode === 'hls'", timeout=20_000)
         started = await playing_time(page, 0.2, timeout=30)

@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import BrowserContext
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import segments_of, wait_segments
 from tests.playback.conftest import served
 from vigil.app import Services
@@ -53,10 +54,10 @@ window.picture = () => Array.from(
 
 
 async def test_a_recorded_range_plays_in_the_browser(
-    browser: Browser, services: Services, sim: SimulatedCameras, served: str
+    admin_context: BrowserContext, services: Services, sim: SimulatedCameras, served: str
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="browser", main_url=sim.url("cam4"), segment_seconds=2)
+        CameraFields(name="browser", main_url=sim.url("cam4"), segment_seconds=2), org_id=TEST_ORG
     )
     await wait_segments(services, camera.id, 3)
     await services.cameras.update(camera.id, {"enabled": False})
@@ -64,7 +65,7 @@ async def test_a_recorded_range_plays_in_the_browser(
     start, end = segments[0].start_ms / 1000, segments[-1].end_ms / 1000
     playlist = f"/api/cameras/{camera.id}/vod.m3u8?start={start}&end={end}"
 
-    page = await browser.new_page()
+    page = await admin_context.new_page()
     await page.route(
         lambda url: url.startswith(f"{served}/player"),
         lambda route: route.fulfill(body=PLAYER, content_type="text/html"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.conftest import admin, anonymous, app, client
+from tests.conftest import TEST_ORG
 from tests.node.helpers import wait_segments
-from vigil.api.app import create_app
 from vigil.app import Services, start_services, stop_services
 from vigil.link.messages import SegmentRecord
 from vigil.node.layout import segment_key
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
+
+__all__ = ["add_footage", "admin", "anonymous", "app", "client", "recordings"]
 
 SEGMENTS = 17  # 2 s each: enough for a 30 s export that starts mid-segment
 
@@ -55,9 +58,11 @@ def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) 
         )
         services = await start_services(settings)
         try:
+            org = await services.auth.users.create_org("Test school")
+            assert org.id == TEST_ORG
             cameras = [
                 await services.cameras.create(
-                    CameraFields(name=f"rec {i}", main_url=url, segment_seconds=2)
+                    CameraFields(name=f"rec {i}", main_url=url, segment_seconds=2), org_id=TEST_ORG
                 )
                 for i, url in enumerate(sim.urls[2:4])
             ]
@@ -123,7 +128,8 @@ def add_footage(services: Services, settings: Settings, recordings: list[Recordi
                 name=name or f"Footage {count}",
                 main_url="rtsp://127.0.0.1:9/none",
                 enabled=False,
-            )
+            ),
+            org_id=TEST_ORG,
         )
         records = []
         for index, seg in enumerate(recordings[which].segments):
@@ -139,14 +145,6 @@ def add_footage(services: Services, settings: Settings, recordings: list[Recordi
         return FootageCamera(camera.id, camera.name, records)
 
     return add
-
-
-@pytest.fixture
-async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, services)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
 
 
 async def wait_export(

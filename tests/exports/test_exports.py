@@ -98,7 +98,7 @@ async def test_a_30_second_export_is_cut_at_keyframes_faststart_and_verifies(
     done = await export(client, camera_ids=[camera.id], start=start, end=end, title="Case 42")
 
     assert done["progress"] == 1
-    assert done["requested_by"] == "local"
+    assert done["requested_by"] == "admin"
     [entry] = done["files"]
     folder = settings.data_dir / "exports" / str(done["id"])
     path = folder / entry["name"]
@@ -129,7 +129,7 @@ async def test_a_30_second_export_is_cut_at_keyframes_faststart_and_verifies(
     manifest = served.json()
     assert manifest["export_id"] == done["id"]
     assert manifest["title"] == "Case 42"
-    assert manifest["exported_by"] == "local"
+    assert manifest["exported_by"] == "admin"
     assert (manifest["requested_start"], manifest["requested_end"]) == (iso(start), iso(end))
     assert manifest["ffmpeg_version"].startswith("ffmpeg version")
     assert manifest["vigil_version"]

@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from tests.conftest import TEST_ORG
 from tests.exports.conftest import AddFootage
 from vigil.app import Services
 from vigil.exports.job import CameraJob, export_camera, pin_sources
@@ -43,6 +44,7 @@ async def test_an_export_cut_short_by_a_stop_is_redone_at_the_next_start(
     export = await services.exports.store.create(
         Export(
             title=None,
+            org_id=TEST_ORG,
             camera_ids=[camera.id],
             start_ms=camera.start_ms,
             end_ms=camera.start_ms + 4_000,

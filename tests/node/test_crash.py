@@ -15,6 +15,7 @@ import httpx
 import psutil
 
 from tests.node.helpers import segments_of
+from tests.people import PASSWORD
 from vigil.app import start_services, stop_services
 from vigil.node.layout import INCOMING, start_from_key
 from vigil.settings import Settings
@@ -79,6 +80,12 @@ async def test_sigkill_mid_recording_loses_nothing(
     try:
         await wait_until_up(base, server, log)
         async with httpx.AsyncClient(base_url=base) as http:
+            setup = await http.post(
+                "/api/auth/setup",
+                json={"organisation": "Crash", "username": "owner", "password": PASSWORD},
+            )
+            assert setup.status_code == 201, setup.text
+            http.headers["X-CSRF-Token"] = setup.json()["csrf_token"]
             ids = []
             for index in range(2):
                 response = await http.post(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_state
 from vigil.app import start_services, stop_services
 from vigil.link.messages import CameraState
@@ -45,8 +46,9 @@ async def test_full_disk_is_reported_and_the_floor_makes_room(
     )
     services = await start_services(settings)
     try:
+        await services.auth.users.create_org("Test school")
         camera = await services.cameras.create(
-            CameraFields(name="filling", main_url=sim.urls[0], segment_seconds=1)
+            CameraFields(name="filling", main_url=sim.urls[0], segment_seconds=1), org_id=TEST_ORG
         )
         await wait_state(services, camera.id, {CameraState.ERROR}, 60)
         status = services.nodes.status(camera.id)

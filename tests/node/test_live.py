@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_state
 from vigil.app import Services
 from vigil.link.messages import CameraState
@@ -230,7 +231,7 @@ async def test_a_camera_not_recording_is_still_live(
     services: Services, sim: SimulatedCameras
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="live only", main_url=sim.urls[2], recording=False)
+        CameraFields(name="live only", main_url=sim.urls[2], recording=False), org_id=TEST_ORG
     )
     await wait_state(services, camera.id, {CameraState.STREAMING})
     assert services.node is not None

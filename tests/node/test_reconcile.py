@@ -6,6 +6,7 @@ import itertools
 import os
 from pathlib import Path
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_segments
 from vigil.app import Services, start_services, stop_services
 from vigil.link.local import LocalLink
@@ -25,7 +26,9 @@ DEAD_URL = "rtsp://127.0.0.1:9/none"
 async def test_restart_indexes_stray_files_drops_missing_ones_and_repairs_torn_ones(
     services: Services, settings: Settings, seed, sample_mp4: bytes
 ) -> None:
-    camera = await services.cameras.create(CameraFields(name="reconciled", main_url=DEAD_URL))
+    camera = await services.cameras.create(
+        CameraFields(name="reconciled", main_url=DEAD_URL), org_id=TEST_ORG
+    )
     now = now_ms()
     kept, lost = await seed(camera.id, [(now - 60_000, now - 58_000), (now - 58_000, now - 56_000)])
     (settings.recordings_dir / lost.path).unlink()
@@ -104,7 +107,9 @@ async def test_outbox_keeps_index_entries_while_the_app_is_away(
     )
     services.nodes.attach("edge", node)
     camera = await services.cameras.store.create(
-        CameraFields(name="far away", main_url=sim.urls[0], segment_seconds=1), node="edge"
+        CameraFields(name="far away", main_url=sim.urls[0], segment_seconds=1),
+        node="edge",
+        org_id=TEST_ORG,
     )
     await node.start()
     try:

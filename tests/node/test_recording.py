@@ -7,7 +7,7 @@ from pathlib import Path
 
 import av
 
-from tests.conftest import AUTH_SIM_CREDENTIALS
+from tests.conftest import AUTH_SIM_CREDENTIALS, TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_segments, wait_state
 from vigil.app import Services, stop_services
 from vigil.link.messages import CameraState
@@ -44,7 +44,8 @@ async def test_three_cameras_record_contiguous_indexed_segments(
     sources = [(sim.urls[0], "aac"), (sim.urls[1], "aac"), (silent_sim.urls[0], None)]
     cameras = [
         await services.cameras.create(
-            CameraFields(name=f"cam {i}", main_url=url, segment_seconds=SEGMENT_SECONDS)
+            CameraFields(name=f"cam {i}", main_url=url, segment_seconds=SEGMENT_SECONDS),
+            org_id=TEST_ORG,
         )
         for i, (url, _) in enumerate(sources)
     ]
@@ -75,10 +76,12 @@ async def test_a_dropped_camera_comes_back_and_leaves_a_gap(
     services: Services, sim: SimulatedCameras
 ) -> None:
     dropped = await services.cameras.create(
-        CameraFields(name="drops", main_url=sim.urls[2], segment_seconds=SEGMENT_SECONDS)
+        CameraFields(name="drops", main_url=sim.urls[2], segment_seconds=SEGMENT_SECONDS),
+        org_id=TEST_ORG,
     )
     steady = await services.cameras.create(
-        CameraFields(name="steady", main_url=sim.urls[3], segment_seconds=SEGMENT_SECONDS)
+        CameraFields(name="steady", main_url=sim.urls[3], segment_seconds=SEGMENT_SECONDS),
+        org_id=TEST_ORG,
     )
     await wait_segments(services, dropped.id, 2)
     await wait_state(services, dropped.id, {CameraState.STREAMING})
@@ -115,7 +118,8 @@ async def test_a_stalled_stream_is_detected_and_restarted(
     services: Services, sim: SimulatedCameras
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="stalls", main_url=sim.urls[1], segment_seconds=SEGMENT_SECONDS)
+        CameraFields(name="stalls", main_url=sim.urls[1], segment_seconds=SEGMENT_SECONDS),
+        org_id=TEST_ORG,
     )
     await wait_state(services, camera.id, {CameraState.STREAMING})
     sim.stall(sim.names[1])  # until resumed below, however long detection takes
@@ -131,13 +135,16 @@ async def test_bad_cameras_report_errors_and_others_keep_recording(
     services: Services, sim: SimulatedCameras
 ) -> None:
     good = await services.cameras.create(
-        CameraFields(name="good", main_url=sim.urls[0], segment_seconds=SEGMENT_SECONDS)
+        CameraFields(name="good", main_url=sim.urls[0], segment_seconds=SEGMENT_SECONDS),
+        org_id=TEST_ORG,
     )
     refused = await services.cameras.create(
-        CameraFields(name="nobody home", main_url="rtsp://127.0.0.1:9/cam", segment_seconds=2)
+        CameraFields(name="nobody home", main_url="rtsp://127.0.0.1:9/cam", segment_seconds=2),
+        org_id=TEST_ORG,
     )
     missing = await services.cameras.create(
-        CameraFields(name="wrong path", main_url=sim.urls[0] + "-nope", segment_seconds=2)
+        CameraFields(name="wrong path", main_url=sim.urls[0] + "-nope", segment_seconds=2),
+        org_id=TEST_ORG,
     )
     await wait_state(services, refused.id, {CameraState.ERROR})
     await wait_state(services, missing.id, {CameraState.ERROR})
@@ -152,12 +159,14 @@ async def test_credentials_are_used_and_wrong_ones_reported(
 ) -> None:
     user, _, password = AUTH_SIM_CREDENTIALS.partition(":")
     right = await services.cameras.create(
-        CameraFields(name="locked", main_url=auth_sim.urls[0], username=user, password=password)
+        CameraFields(name="locked", main_url=auth_sim.urls[0], username=user, password=password),
+        org_id=TEST_ORG,
     )
     wrong = await services.cameras.create(
         CameraFields(
             name="wrong key", main_url=auth_sim.urls[0], username=user, password="hunter2-camera"
-        )
+        ),
+        org_id=TEST_ORG,
     )
     await wait_state(services, wrong.id, {CameraState.ERROR})
     assert services.nodes.status(wrong.id).last_error == (
@@ -171,7 +180,8 @@ async def test_changes_take_effect_without_a_restart(
     services: Services, sim: SimulatedCameras
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="moved", main_url="rtsp://127.0.0.1:9/none", segment_seconds=1)
+        CameraFields(name="moved", main_url="rtsp://127.0.0.1:9/none", segment_seconds=1),
+        org_id=TEST_ORG,
     )
     await wait_state(services, camera.id, {CameraState.ERROR})
     await services.cameras.update(camera.id, {"main_url": sim.urls[3]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import TEST_ORG
 from vigil.app import Services
 from vigil.settings import Settings
 from vigil.store.cameras import CameraFields
@@ -24,7 +25,7 @@ async def test_retention_by_days_deletes_old_footage_but_not_protected(
     services: Services, settings: Settings, seed
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="by age", main_url=DEAD_URL, retention_days=1)
+        CameraFields(name="by age", main_url=DEAD_URL, retention_days=1), org_id=TEST_ORG
     )
     now = now_ms()
     starts = [now - 3 * DAY, now - 2 * DAY, now - 36 * HOUR, now - 12 * HOUR, now - HOUR]
@@ -44,9 +45,12 @@ async def test_size_cap_deletes_oldest_unprotected_first(
 ) -> None:
     size = len(sample_mp4)
     camera = await services.cameras.create(
-        CameraFields(name="capped", main_url=DEAD_URL, retention_max_bytes=3 * size)
+        CameraFields(name="capped", main_url=DEAD_URL, retention_max_bytes=3 * size),
+        org_id=TEST_ORG,
     )
-    untouched = await services.cameras.create(CameraFields(name="other", main_url=DEAD_URL))
+    untouched = await services.cameras.create(
+        CameraFields(name="other", main_url=DEAD_URL), org_id=TEST_ORG
+    )
     now = now_ms()
     starts = [now - (10 - i) * HOUR for i in range(6)]
     await seed(camera.id, [(s, s + 2000) for s in starts])
@@ -65,8 +69,12 @@ async def test_size_cap_deletes_oldest_unprotected_first(
 async def test_free_space_floor_deletes_oldest_everywhere_but_keeps_newest_and_protected(
     services: Services, settings: Settings, seed
 ) -> None:
-    first = await services.cameras.create(CameraFields(name="a", main_url=DEAD_URL))
-    second = await services.cameras.create(CameraFields(name="b", main_url=DEAD_URL))
+    first = await services.cameras.create(
+        CameraFields(name="a", main_url=DEAD_URL), org_id=TEST_ORG
+    )
+    second = await services.cameras.create(
+        CameraFields(name="b", main_url=DEAD_URL), org_id=TEST_ORG
+    )
     now = now_ms()
     await seed(first.id, [(now - i * HOUR, now - i * HOUR + 2000) for i in (5, 4, 3)])
     await seed(second.id, [(now - i * HOUR, now - i * HOUR + 2000) for i in (6, 2, 1)])
@@ -89,7 +97,9 @@ async def test_free_space_floor_deletes_oldest_everywhere_but_keeps_newest_and_p
 
 
 async def test_retention_honours_the_floor_only_when_needed(services: Services, seed) -> None:
-    camera = await services.cameras.create(CameraFields(name="plenty", main_url=DEAD_URL))
+    camera = await services.cameras.create(
+        CameraFields(name="plenty", main_url=DEAD_URL), org_id=TEST_ORG
+    )
     now = now_ms()
     await seed(
         camera.id, [(now - 2 * HOUR, now - 2 * HOUR + 2000), (now - HOUR, now - HOUR + 2000)]

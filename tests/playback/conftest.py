@@ -9,12 +9,21 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 
-from tests.api.conftest import add_camera, client, dead_url, footage
+from tests.api.conftest import add_camera, admin, anonymous, app, client, dead_url, footage
 from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.settings import Settings
 
-__all__ = ["add_camera", "client", "dead_url", "footage", "served"]
+__all__ = [
+    "add_camera",
+    "admin",
+    "anonymous",
+    "app",
+    "client",
+    "dead_url",
+    "footage",
+    "served",
+]
 
 
 def _free_port() -> int:

@@ -11,8 +11,11 @@ import av
 import httpx
 import pytest
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_segments
+from tests.people import make_user
 from vigil.app import Services
+from vigil.auth.tokens import MediaKind
 from vigil.node.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.sim.framecode import read_frame_code
@@ -57,7 +60,8 @@ async def test_recorded_range_with_a_gap_plays_and_seeks_to_the_instant(
     services: Services, settings: Settings, sim: SimulatedCameras, served: str
 ) -> None:
     camera = await services.cameras.create(
-        CameraFields(name="playback", main_url=sim.url(SIM_CAMERA), segment_seconds=2)
+        CameraFields(name="playback", main_url=sim.url(SIM_CAMERA), segment_seconds=2),
+        org_id=TEST_ORG,
     )
     await wait_segments(services, camera.id, 3)
     sim.drop(SIM_CAMERA, seconds=4)
@@ -70,8 +74,12 @@ async def test_recorded_range_with_a_gap_plays_and_seeks_to_the_instant(
     await services.cameras.update(camera.id, {"enabled": False})
     segments = await segments_of(services, camera.id)
     start, end = segments[0].start_ms, segments[-1].end_ms
+    # ffmpeg plays it as any player would: through a signed link, without cookies.
+    viewer = await make_user(services, "viewer", "admin")
+    token = services.auth.signer.sign(viewer.id, MediaKind.RECORDINGS, camera.id)
     playlist_url = (
-        f"{served}/api/cameras/{camera.id}/vod.m3u8?start={start / 1000}&end={end / 1000}"
+        f"{served}/api/cameras/{camera.id}/vod.m3u8"
+        f"?start={start / 1000}&end={end / 1000}&token={token}"
     )
 
     # The whole range, gap included, reads without a single error in ffmpeg.
@@ -114,13 +122,14 @@ async def test_recorded_range_with_a_gap_plays_and_seeks_to_the_instant(
         expected = round((instant - reference.start_ms) * FPS / 1000)
         seek_url = (
             f"{served}/api/cameras/{camera.id}/vod.m3u8"
-            f"?start={instant / 1000}&end={(instant + 3000) / 1000}"
+            f"?start={instant / 1000}&end={(instant + 3000) / 1000}&token={token}"
         )
         shown = frames_between(ref_code, await asyncio.to_thread(first_frame_code, seek_url))
         assert expected - FPS <= shown <= expected, (shown, expected)
         async with httpx.AsyncClient() as http:
             jpeg = await http.get(
-                f"{served}/api/cameras/{camera.id}/frame.jpg", params={"at": instant / 1000}
+                f"{served}/api/cameras/{camera.id}/frame.jpg",
+                params={"at": instant / 1000, "token": token},
             )
         assert jpeg.status_code == 200
         with av.open(io.BytesIO(jpeg.content)) as image:

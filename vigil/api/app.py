@@ -11,13 +11,20 @@ from vigil import __version__
 from vigil.api.problems import install_problem_handlers
 from vigil.api.routers import (
     API_PREFIX,
+    audit,
+    auth,
     cameras,
     exports,
+    groups,
     live,
+    me,
+    mfa,
+    org,
     playback,
     recordings,
     storage,
     system,
+    users,
 )
 from vigil.app import Services, start_services, stop_services
 from vigil.settings import Settings
@@ -51,7 +58,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     install_problem_handlers(app)
-    for module in (system, cameras, recordings, playback, live, storage, exports):
+    people = (auth, me, mfa, org, users, groups, audit)
+    media = (cameras, recordings, playback, live, storage, exports)
+    for module in (system, *people, *media):
         app.include_router(module.router, prefix=API_PREFIX)
     install_pages(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -13,9 +14,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
+from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, NotAuthenticated
+from vigil.auth.passwords import WeakPassword
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
+from vigil.store.access import GroupNotFound
 from vigil.store.cameras import CameraHasProtectedFootage, CameraNotFound, DuplicateCameraName
+from vigil.store.users import DuplicateName, SiteNotFound, UserNotFound
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -161,6 +166,81 @@ async def _unknown_node(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _not_authenticated(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotAuthenticated)
+    return problem(
+        request,
+        401,
+        exc.detail,
+        slug="not-authenticated",
+        headers={"WWW-Authenticate": 'Bearer realm="vigil"'},
+    )
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Forbidden)
+    return problem(request, 403, exc.detail, slug=exc.slug)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Conflict)
+    return problem(request, 409, exc.detail, slug=exc.slug)
+
+
+async def _login_failed(request: Request, exc: Exception) -> JSONResponse:
+    return problem(
+        request,
+        401,
+        "Wrong username, password or code.",
+        slug="login-failed",
+        title="Sign-in failed",
+    )
+
+
+async def _throttled(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LoginThrottled)
+    seconds = max(1, math.ceil(exc.retry_after))
+    return problem(
+        request,
+        429,
+        f"Too many failed sign-ins: try again in {seconds} s.",
+        slug="login-throttled",
+        headers={"Retry-After": str(seconds)},
+        retry_after=seconds,
+    )
+
+
+async def _weak_password(request: Request, exc: Exception) -> JSONResponse:
+    return problem(
+        request,
+        422,
+        f"password: {exc}",
+        slug="weak-password",
+        title="Password too weak",
+        errors=[{"location": "body.password", "detail": str(exc), "type": "weak_password"}],
+    )
+
+
+async def _duplicate(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DuplicateName)
+    return problem(
+        request,
+        409,
+        f"A {exc.kind} named {exc.name!r} already exists (names ignore case).",
+        slug=f"duplicate-{exc.kind.replace(' ', '-')}-name",
+    )
+
+
+async def _unknown_thing(request: Request, exc: Exception) -> JSONResponse:
+    # Unknown here and belonging to another organisation read the same.
+    if isinstance(exc, UserNotFound):
+        return problem(request, 404, str(exc), slug="user-not-found")
+    if isinstance(exc, SiteNotFound):
+        return problem(request, 404, str(exc), slug="site-not-found")
+    assert isinstance(exc, GroupNotFound)
+    return problem(request, 404, str(exc), slug=f"{exc.kind.replace(' ', '-')}-not-found")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette logs the traceback and re-raises; the client learns nothing internal.
     return problem(request, 500, "An unexpected error occurred; it has been logged.")
@@ -175,14 +255,26 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(LoginFailed, _login_failed)
+    app.add_exception_handler(LoginThrottled, _throttled)
+    app.add_exception_handler(WeakPassword, _weak_password)
+    app.add_exception_handler(DuplicateName, _duplicate)
+    for exc in (UserNotFound, SiteNotFound, GroupNotFound):
+        app.add_exception_handler(exc, _unknown_thing)
     app.add_exception_handler(Exception, _unexpected)
 
 
 _DESCRIPTIONS = {
     400: "Malformed request body",
-    404: "No such camera or recording",
+    401: "Not signed in, or the key or link is invalid",
+    403: "Signed in, but not allowed to do this",
+    404: "No such thing, or not yours to see",
     409: "Conflicts with the current state",
     422: "Invalid request; `errors` lists each field with its location",
+    429: "Too many failed sign-ins; `Retry-After` says when to try again",
     503: "The camera's media node is not connected",
 }
 

@@ -57,6 +57,7 @@ Password = Annotated[SecretStr, Field(max_length=200, description="write-only")]
 SegmentSeconds = Annotated[float, Field(ge=1, le=600)]
 RetentionDays = Annotated[float, Field(gt=0, description="null: no age limit")]
 RetentionBytes = Annotated[int, Field(gt=0, le=2**62, description="null: no size cap")]
+SiteId = Annotated[int, Field(ge=1, le=2**31 - 1, description="one of the organisation's sites")]
 
 
 class CameraRules(Input):
@@ -127,6 +128,7 @@ class CameraCreate(CameraRules):
         default=None, description="default: the server's cameras.retention_days; null: no limit"
     )
     retention_max_bytes: RetentionBytes | None = None
+    site_id: SiteId | None = None
 
     def fields(self, defaults: CameraDefaults) -> CameraFields:
         values = self._values()
@@ -149,6 +151,7 @@ class CameraUpdate(CameraRules):
     segment_seconds: SegmentSeconds | None = None
     retention_days: RetentionDays | None = None
     retention_max_bytes: RetentionBytes | None = None
+    site_id: SiteId | None = Field(default=None, description="null: on no site")
 
     @field_validator("name", "main_url", "enabled", "recording", "segment_seconds")
     @classmethod
@@ -207,6 +210,7 @@ class CameraOut(Output):
     retention_days: float | None
     retention_max_bytes: int | None
     node: str
+    site_id: int | None
     created_at: Timestamp
     updated_at: Timestamp
     status: CameraStatusOut
@@ -226,6 +230,7 @@ class CameraOut(Output):
             retention_days=camera.retention_days,
             retention_max_bytes=camera.retention_max_bytes,
             node=camera.node,
+            site_id=camera.site_id,
             created_at=camera.created_at,
             updated_at=camera.updated_at,
             status=status,

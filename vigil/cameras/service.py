@@ -20,9 +20,9 @@ class CameraService:
         self._nodes = nodes
         self._default_node = default_node
 
-    async def create(self, fields: CameraFields) -> Camera:
+    async def create(self, fields: CameraFields, org_id: int) -> Camera:
         node = self._nodes.node(self._default_node)  # UnknownNode before anything is stored
-        camera = await self.store.create(fields, node=self._default_node)
+        camera = await self.store.create(fields, node=self._default_node, org_id=org_id)
         await node.apply_camera(self.store.config(camera))
         return camera
 

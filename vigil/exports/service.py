@@ -68,7 +68,9 @@ class ExportRequest:
     end_ms: int
     burn_in: bool
     title: str | None
+    org_id: int
     requested_by: str
+    requested_by_id: int | None = None
 
 
 class ExportService:
@@ -128,6 +130,7 @@ class ExportService:
         export = await self.store.create(
             Export(
                 title=request.title,
+                org_id=request.org_id,
                 camera_ids=list(request.camera_ids),
                 start_ms=request.start_ms,
                 end_ms=request.end_ms,
@@ -135,6 +138,7 @@ class ExportService:
                 status="queued",
                 progress=0.0,
                 requested_by=request.requested_by,
+                requested_by_id=request.requested_by_id,
                 created_at=now_ms(),
                 files=[],
             )

@@ -60,8 +60,9 @@ class HlsWindow:
             return self._segments[index].data
         return None
 
-    def playlist(self) -> str | None:
-        """The media playlist, with URIs relative to ``…/live.m3u8``; None while empty."""
+    def playlist(self, query: str = "") -> str | None:
+        """The media playlist, with URIs relative to ``…/live.m3u8`` (each with ``query``
+        appended: a signed link); None while empty."""
         if not self._segments:
             return None
         target = max(1, math.ceil(max(s.seconds for s in self._segments)))
@@ -79,8 +80,8 @@ class HlsWindow:
                 lines.append("#EXT-X-DISCONTINUITY")
             if seg.generation != generation:
                 generation = seg.generation
-                lines.append(f'#EXT-X-MAP:URI="live/init/{generation}.mp4"')
-            lines += [f"#EXTINF:{seg.seconds:.3f},", f"live/{seg.sequence}.m4s"]
+                lines.append(f'#EXT-X-MAP:URI="live/init/{generation}.mp4{query}"')
+            lines += [f"#EXTINF:{seg.seconds:.3f},", f"live/{seg.sequence}.m4s{query}"]
         return "\n".join(lines) + "\n"
 
     def _finish(self) -> None:

@@ -41,6 +41,7 @@ class CameraFields:
     segment_seconds: float = 10.0
     retention_days: float | None = None
     retention_max_bytes: int | None = None
+    site_id: int | None = None  # one of the organisation's sites; the caller checks that
 
 
 class CameraHasProtectedFootage(Exception):
@@ -57,13 +58,13 @@ class CameraStore:
         self._db = db
         self._secrets = secrets
 
-    async def create(self, fields: CameraFields, node: str) -> Camera:
+    async def create(self, fields: CameraFields, node: str, org_id: int) -> Camera:
         values = self._columns(vars_of(fields))
         now = now_ms()
-        camera = Camera(node=node, created_at=now, updated_at=now, **values)
+        camera = Camera(org_id=org_id, node=node, created_at=now, updated_at=now, **values)
         try:
             async with self._db.write() as session:
-                await self._check_name(session, fields.name, None)
+                await self._check_name(session, org_id, fields.name, None)
                 session.add(camera)
         except IntegrityError:
             raise DuplicateCameraName(fields.name) from None
@@ -76,8 +77,10 @@ class CameraStore:
             raise CameraNotFound(camera_id)
         return camera
 
-    async def list(self, node: str | None = None) -> list[Camera]:
+    async def list(self, node: str | None = None, org_id: int | None = None) -> list[Camera]:
         query = select(Camera).order_by(Camera.id)
+        if org_id is not None:
+            query = query.where(Camera.org_id == org_id)
         if node is not None:
             query = query.where(Camera.node == node)
         async with self._db.read() as session:
@@ -99,7 +102,7 @@ class CameraStore:
                 if camera is None:
                     raise CameraNotFound(camera_id)
                 if "name" in changes:
-                    await self._check_name(session, changes["name"], camera_id)
+                    await self._check_name(session, camera.org_id, changes["name"], camera_id)
                 for key, value in self._columns(changes).items():
                     setattr(camera, key, value)
                 camera.updated_at = now_ms()
@@ -151,9 +154,12 @@ class CameraStore:
         return columns
 
     @staticmethod
-    async def _check_name(session: Any, name: str, own_id: int | None) -> None:
-        # Names are unique without regard to case: "Door" and "door" would confuse people.
-        query = select(Camera.id).where(func.lower(Camera.name) == name.lower())
+    async def _check_name(session: Any, org_id: int, name: str, own_id: int | None) -> None:
+        # Names are unique in an organisation without regard to case: "Door" and "door"
+        # would confuse people.
+        query = select(Camera.id).where(
+            Camera.org_id == org_id, func.lower(Camera.name) == name.lower()
+        )
         if own_id is not None:
             query = query.where(Camera.id != own_id)
         if await session.scalar(query) is not None:

@@ -32,9 +32,14 @@ class ExportStore:
             raise ExportNotFound(export_id)
         return export
 
-    async def newest(self, limit: int) -> list[Export]:
-        """Newest first."""
-        query = select(Export).order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
+    async def newest(
+        self, limit: int, org_id: int, requested_by_id: int | None = None
+    ) -> list[Export]:
+        """The organisation's exports (or one user's), newest first."""
+        query = select(Export).where(Export.org_id == org_id)
+        if requested_by_id is not None:
+            query = query.where(Export.requested_by_id == requested_by_id)
+        query = query.order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
         async with self._db.read() as session:
             return list(await session.scalars(query))
 

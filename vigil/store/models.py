@@ -24,6 +24,36 @@ class Base(DeclarativeBase):
     pass
 
 
+class Org(Base):
+    """A tenant (a school, a company): it owns sites, cameras, people and media."""
+
+    __tablename__ = "orgs"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("uq_orgs_name_lower", func.lower(Org.name), unique=True)
+
+
+class Site(Base):
+    """A place an organisation has cameras: a campus, a building, a shop."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("uq_sites_org_name_lower", Site.org_id, func.lower(Site.name), unique=True)
+
+
 class Camera(Base):
     __tablename__ = "cameras"
     # Ids are never reused (AUTOINCREMENT on SQLite), so nothing in flight for a deleted
@@ -31,6 +61,8 @@ class Camera(Base):
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(100))
     main_url: Mapped[str] = mapped_column(String(2000))
     sub_url: Mapped[str | None] = mapped_column(String(2000))
@@ -47,7 +79,7 @@ class Camera(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
-Index("uq_cameras_name_lower", func.lower(Camera.name), unique=True)
+Index("uq_cameras_org_name_lower", Camera.org_id, func.lower(Camera.name), unique=True)
 
 
 class Segment(Base):
@@ -87,6 +119,7 @@ class Export(Base):
     __table_args__ = (Index("ix_exports_created", "created_at"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
     title: Mapped[str | None] = mapped_column(String(200))
     camera_ids: Mapped[list[int]] = mapped_column(JSON)
     start_ms: Mapped[int] = mapped_column(BigInteger)
@@ -97,8 +130,156 @@ class Export(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))
+    # The requesting user; null for exports made from the command line or by a deleted user.
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
     # One entry per camera once done: camera_id, camera_name, name, size, sha256, first_ms...
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class User(Base):
+    """A person who signs in. One organisation, one role in it."""
+
+    __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    # admin | operator | viewer
+    role: Mapped[str] = mapped_column(String(16))
+    # argon2id; null until an invited user sets a password.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Fernet token of the TOTP secret; enabled once the first code is confirmed.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# Usernames are global (people sign in without naming their organisation), without case.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Invitation(Base):
+    """A one-time link with which an invited person sets their password."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "sessions"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class ApiKey(Base):
+    """A bearer key for scripts: acts as its user, narrowed to its scopes."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The key's random part, hashed (SHA-256: the key is 256 random bits, no need to stretch).
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UserGroup(Base):
+    """People who share rights: a class, a shift."""
+
+    __tablename__ = "user_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class CameraGroup(Base):
+    """Cameras that share rights: a building, a classroom's cameras."""
+
+    __tablename__ = "camera_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    camera_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Grant(Base):
+    """Permissions on a camera group for a user group or one user."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    camera_group_id: Mapped[int] = mapped_column(ForeignKey("camera_groups.id", ondelete="CASCADE"))
+    user_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_groups.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """One security-relevant action: who, what, when, from where. Never changed."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_org_at", "org_id", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    # Null for actions no organisation can be told (a failed login for an unknown name).
+    org_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(100))
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    # success | failure | denied
+    outcome: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))

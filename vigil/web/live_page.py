@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 
-from vigil.api.deps import CameraDep
+from vigil.api.deps import CameraId, ServicesDep
+from vigil.store.cameras import CameraNotFound
+from vigil.web.auth_pages import NO_STORE, account_bar, page_user, sign_in_first
 
 router = APIRouter(include_in_schema=False)
 
@@ -17,17 +19,28 @@ _PAGE = """<!doctype html>
 <style>
 body{{margin:0;background:#0d1117;color:#e6edf3;font:15px/1.5 system-ui,sans-serif}}
 header{{padding:.5rem 1rem;display:flex;gap:1rem;align-items:baseline}}
-a{{color:#58a6ff}}small{{color:#8b949e}}
+a{{color:#58a6ff}}small{{color:#8b949e}}.account{{margin-left:auto}}
+button{{font:inherit;background:#21262d;color:#e6edf3;border:1px solid #30363d;
+border-radius:6px;padding:.1rem .6rem;cursor:pointer}}
 video{{display:block;width:100%;max-height:calc(100vh - 3rem);background:#000}}
 </style></head><body data-mode="starting">
 <header><a href="/">Vigil</a><strong>{name}</strong><small id="state">connecting…</small>
-<small><a href="/api/cameras/{id}/snapshot.jpg">snapshot</a></small></header>
+<small><a data-snapshot href="/api/cameras/{id}/snapshot.jpg">snapshot</a></small>
+{account}</header>
 <video data-camera="{id}" muted autoplay playsinline></video>
 <script type="module" src="/static/live.js"></script>
 </body></html>"""
 
 
 @router.get("/cameras/{camera_id}", response_class=HTMLResponse)
-async def live_page(camera: CameraDep) -> str:
-    """Watch one camera live (404 problem details for an unknown camera)."""
-    return _PAGE.format(name=escape(camera.name), id=camera.id)
+async def live_page(camera_id: CameraId, request: Request, services: ServicesDep) -> Response:
+    """Watch one camera live. Signed out: to the login page. A camera the user may not
+    see answers 404, exactly like one that does not exist."""
+    principal = await page_user(request, services)
+    if principal is None:
+        return await sign_in_first(request, services)
+    if camera_id not in await services.auth.camera_permissions(principal):
+        raise CameraNotFound(camera_id)
+    camera = await services.cameras.store.get(camera_id)
+    html = _PAGE.format(name=escape(camera.name), id=camera.id, account=account_bar(principal))
+    return HTMLResponse(html, headers=NO_STORE)

@@ -1,20 +1,22 @@
-"""Server-rendered pages. The full web UI comes later; today, a status page and /docs."""
+"""Server-rendered pages. The full web UI comes later; today, a status page, the live page,
+signing in (``auth_pages``) and /docs."""
 
 from __future__ import annotations
 
 from html import escape
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vigil import __version__
 from vigil.api.deps import ServicesDep
 from vigil.link.messages import CameraState
 from vigil.timeutil import now_ms
-from vigil.web import live_page
+from vigil.web import auth_pages, live_page
+from vigil.web.auth_pages import NO_STORE, account_bar, page_user, sign_in_first
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -36,8 +38,13 @@ body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;paddin
 color:#1f2328}}
 table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem .6rem;
 border-bottom:1px solid #d0d7de}}.state{{font-weight:600}}small{{color:#57606a}}
+button{{font:inherit;padding:.2rem .7rem;border:1px solid #d0d7de;border-radius:6px;
+background:#f6f8fa;cursor:pointer}}.account{{float:right;margin-top:.6rem}}
+.notice{{color:#9a6700}}
 </style></head><body>
-<h1>Vigil <small>{version}</small></h1>
+{account}
+<h1>Vigil <small>{version} · {org}</small></h1>
+{notice}
 <p>{count} cameras, {recorded} recorded. API: <a href="/docs">interactive documentation</a>,
 <a href="/api/cameras">cameras</a>, <a href="/api/storage">storage</a>.</p>
 <table><thead><tr><th>Camera</th><th>State</th><th>Stream</th><th>Recorded</th><th>Uptime</th>
@@ -59,13 +66,28 @@ def _duration(ms: int) -> str:
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
+_MFA_NOTICE = (
+    '<p class="notice">Your organisation requires two-factor sign-in: enrol an authenticator '
+    "app (<code>POST /api/me/mfa/totp</code>) to see its cameras.</p>"
+)
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(services: ServicesDep) -> str:
-    """Every camera's state at a glance, refreshed every few seconds."""
-    usage = {u.camera_id: u for u in await services.segments.usage()}
+async def home(request: Request, services: ServicesDep) -> Response:
+    """The state of every camera the signed-in user may see, refreshed every few seconds."""
+    principal = await page_user(request, services)
+    if principal is None:
+        return await sign_in_first(request, services)
+    allowed = {} if principal.mfa_pending else await services.auth.camera_permissions(principal)
+    cameras = [
+        camera
+        for camera in await services.cameras.store.list(org_id=principal.org_id)
+        if camera.id in allowed
+    ]
+    usage = {u.camera_id: u for u in await services.segments.usage() if u.camera_id in allowed}
     rows = []
     now = now_ms()
-    for camera in await services.cameras.store.list():
+    for camera in cameras:
         status = services.nodes.status(camera.id)
         stream = ""
         if status.width and status.height:
@@ -82,14 +104,23 @@ async def home(services: ServicesDep) -> str:
             f"<td>{escape(status.last_error or '')}</td></tr>"
         )
     total = sum(u.bytes for u in usage.values())
-    return _PAGE.format(
-        version=__version__, count=len(rows), recorded=_size(total), rows="".join(rows)
+    org = await services.auth.users.org(principal.org_id)
+    html = _PAGE.format(
+        account=account_bar(principal),
+        version=__version__,
+        org=escape(org.name),
+        notice=_MFA_NOTICE if principal.mfa_pending else "",
+        count=len(rows),
+        recorded=_size(total),
+        rows="".join(rows),
     )
+    return HTMLResponse(html, headers=NO_STORE)
 
 
 @router.get("/docs", response_class=HTMLResponse)
 async def docs() -> HTMLResponse:
-    """Swagger UI from the vendored bundle: it works with no internet access."""
+    """Swagger UI from the vendored bundle: it works with no internet access. Public: it
+    documents the API and shows no data (calls from it use the browser's session)."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="Vigil API",
@@ -101,5 +132,6 @@ async def docs() -> HTMLResponse:
 
 def install_pages(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(auth_pages.router)
     app.include_router(live_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -12,9 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from vigil.api.deps import CameraDep, CameraId, ServicesDep
+from vigil.api.deps import CameraId, ServicesDep
 from vigil.api.problems import problem, problem_responses
+from vigil.api.security import LiveCamera, authorize_camera, signed_query
 from vigil.app import Services
+from vigil.auth.errors import Forbidden, NotAuthenticated
+from vigil.auth.permissions import Permission, Scope
+from vigil.auth.tokens import MediaKind
 from vigil.node.live import LiveStream, StreamStart, Viewer
 from vigil.nodes.registry import UnknownNode
 from vigil.store.cameras import CameraNotFound
@@ -51,8 +55,9 @@ class LiveInfo(BaseModel):
     width: int | None
     height: int | None
     viewers: int = Field(description="WebSocket viewers now")
-    websocket: str = Field(description="path of the WebSocket stream")
-    hls: str = Field(description="path of the live HLS playlist")
+    websocket: str = Field(description="path of the WebSocket stream, with a signed link")
+    hls: str = Field(description="path of the live HLS playlist, with a signed link")
+    snapshot: str = Field(description="path of the latest picture, with a signed link")
 
 
 def _stream(services: Services, camera: Camera, sub: bool = False) -> LiveStream | None:
@@ -69,16 +74,21 @@ def _unavailable(connection: HTTPConnection, camera: Camera, disabled: bool) -> 
     return problem(connection, 503, detail, slug="no-live-picture", title="No live picture")
 
 
-@router.get("/live/info", responses=problem_responses(404, 422, 503))
+_LIVE_PROBLEMS = problem_responses(401, 403, 404, 422, 503)
+
+
+@router.get("/live/info", responses=_LIVE_PROBLEMS)
 async def live_info(
-    camera: CameraDep, request: Request, services: ServicesDep, stream: StreamChoice = "main"
+    camera: LiveCamera, request: Request, services: ServicesDep, stream: StreamChoice = "main"
 ) -> LiveInfo:
-    """What the live stream carries (codecs for MSE) and how many watch it."""
+    """What the live stream carries (codecs for MSE), how many watch it, and signed links
+    to it that work without cookies for a few minutes (players, ``<video>``, ``<img>``)."""
     live = _stream(services, camera, stream == "sub")
     start = live.start if live is not None else None
     video = start.info.video if start is not None else None
     base = request.url.path.removesuffix("/info")
-    query = "?stream=sub" if stream == "sub" else ""
+    link = signed_query(request, MediaKind.LIVE, camera.id)
+    query = link + ("&stream=sub" if stream == "sub" else "")
     return LiveInfo(
         camera_id=camera.id,
         live=live is not None and live.has_picture,
@@ -88,16 +98,17 @@ async def live_info(
         height=video.height if video is not None else None,
         viewers=live.viewers if live is not None else 0,
         websocket=base + query,
-        hls=base + ".m3u8",
+        hls=base + ".m3u8" + link,
+        snapshot=base.removesuffix("/live") + "/snapshot.jpg" + link,
     )
 
 
 @router.get(
     "/snapshot.jpg",
     response_class=Response,
-    responses={200: _JPEG, **problem_responses(404, 422, 503)},
+    responses={200: _JPEG, **_LIVE_PROBLEMS},
 )
-async def snapshot(camera: CameraDep, request: Request, services: ServicesDep) -> Response:
+async def snapshot(camera: LiveCamera, request: Request, services: ServicesDep) -> Response:
     """The camera's latest keyframe as JPEG, from the live stream (no new camera connection)."""
     live = _stream(services, camera)
     jpeg = await live.snapshot() if live is not None else None
@@ -109,12 +120,14 @@ async def snapshot(camera: CameraDep, request: Request, services: ServicesDep) -
 @router.get(
     "/live.m3u8",
     response_class=Response,
-    responses={200: _PLAYLIST, **problem_responses(404, 422, 503)},
+    responses={200: _PLAYLIST, **_LIVE_PROBLEMS},
 )
-async def live_playlist(camera: CameraDep, request: Request, services: ServicesDep) -> Response:
-    """The live HLS window (the last few GOPs), for players without MSE."""
+async def live_playlist(camera: LiveCamera, request: Request, services: ServicesDep) -> Response:
+    """The live HLS window (the last few GOPs), for players without MSE. Its media URIs
+    carry a signed link, so players need no cookies."""
     live = _stream(services, camera)
-    playlist = live.hls.playlist() if live is not None else None
+    query = signed_query(request, MediaKind.LIVE, camera.id)
+    playlist = live.hls.playlist(query) if live is not None else None
     if playlist is None:
         return _unavailable(request, camera, disabled=live is None)
     return Response(playlist, media_type=HLS_PLAYLIST, headers=_NO_STORE)
@@ -123,10 +136,10 @@ async def live_playlist(camera: CameraDep, request: Request, services: ServicesD
 @router.get(
     "/live/init/{generation}.mp4",
     response_class=Response,
-    responses={200: _MP4, **problem_responses(404, 422, 503)},
+    responses={200: _MP4, **_LIVE_PROBLEMS},
 )
 async def live_init(
-    camera: CameraDep, generation: Generation, request: Request, services: ServicesDep
+    camera: LiveCamera, generation: Generation, request: Request, services: ServicesDep
 ) -> Response:
     """The init segment a live HLS media segment needs (EXT-X-MAP)."""
     live = _stream(services, camera)
@@ -139,10 +152,10 @@ async def live_init(
 @router.get(
     "/live/{sequence}.m4s",
     response_class=Response,
-    responses={200: _MP4, **problem_responses(404, 422, 503)},
+    responses={200: _MP4, **_LIVE_PROBLEMS},
 )
 async def live_segment(
-    camera: CameraDep, sequence: Sequence, request: Request, services: ServicesDep
+    camera: LiveCamera, sequence: Sequence, request: Request, services: ServicesDep
 ) -> Response:
     """One media segment of the live HLS window (one GOP)."""
     live = _stream(services, camera)
@@ -167,10 +180,19 @@ async def live_socket(
 ) -> None:
     """Live fMP4: a JSON text message (MIME type and codecs), then binary messages: the init
     segment, then fragments from a keyframe on. A new text message means a new stream
-    (ffmpeg restarted): its init segment follows. ``?stream=sub`` for grid views."""
+    (ffmpeg restarted): its init segment follows. ``?stream=sub`` for grid views.
+    Authenticated like the other live routes: a session, an API key or a signed link."""
     try:
-        camera = await services.cameras.store.get(camera_id)
+        _, camera = await authorize_camera(
+            websocket, services, camera_id, Permission.VIEW_LIVE, Scope.LIVE, MediaKind.LIVE
+        )
         live = _stream(services, camera, stream == "sub")
+    except NotAuthenticated as exc:
+        await _refuse(websocket, problem(websocket, 401, exc.detail, slug="not-authenticated"))
+        return
+    except Forbidden as exc:
+        await _refuse(websocket, problem(websocket, 403, exc.detail, slug=exc.slug))
+        return
     except CameraNotFound as exc:
         await _refuse(websocket, problem(websocket, 404, str(exc), slug="camera-not-found"))
         return
@@ -245,4 +267,4 @@ async def _refuse(websocket: WebSocket, response: Response) -> None:
     try:
         await websocket.send_denial_response(response)
     except RuntimeError:
-        await websocket.close(1008 if response.status_code == 404 else 1013)
+        await websocket.close(1013 if response.status_code == 503 else 1008)

@@ -12,13 +12,15 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
-from vigil.api.deps import CameraDep, SegmentId, ServicesDep
+from vigil.api.deps import SegmentId, ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.routers.recordings import _query_range
 from vigil.api.schemas import IntervalOut, Output
+from vigil.api.security import RecordingsCamera, RecordingsMedia, actor_of, signed_query
 from vigil.api.types import Instant, Timestamp
 from vigil.app import Services
+from vigil.auth.tokens import MediaKind
 from vigil.node.layout import UnsafePath
 from vigil.playback.frames import NoFrame
 from vigil.store.segments import Interval, SegmentRow, find_gaps, first_per_slot, spans_of_times
@@ -66,36 +68,46 @@ def _local_file(services: Services, row: SegmentRow) -> Path:
 @router.get(
     "/vod.m3u8",
     response_class=Response,
-    responses={200: _PLAYLIST, **problem_responses(404, 422, 503)},
+    responses={200: _PLAYLIST, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def vod_playlist(
-    camera: CameraDep,
+    camera: RecordingsMedia,
+    request: Request,
     services: ServicesDep,
     start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
     end: Annotated[Instant | None, Query(description="default: now")] = None,
 ) -> Response:
     """An HLS playlist of the recordings in [start, end) (at most 31 days), starting at the
     keyframe at or before ``start``; gaps and stream changes are discontinuities, and
-    ``EXT-X-PROGRAM-DATE-TIME`` gives the wall-clock time of each file."""
+    ``EXT-X-PROGRAM-DATE-TIME`` gives the wall-clock time of each file. Its file URIs
+    carry a signed link, so players need no cookies."""
     start_ms, end_ms = _query_range(start, end, now_ms())
     rows = await services.segments.rows_in_range(camera.id, start_ms, end_ms)
+    link = signed_query(request, MediaKind.RECORDINGS, camera.id)
     text = await services.playback.playlist(
         rows,
         lambda row: _local_file(services, row),
         # Relative to the playlist, and ending in .mp4: players and ffmpeg's HLS reader
         # (which checks extensions) both take it. That route answers Range requests.
-        lambda row: f"files/{row.path}",
+        lambda row: f"files/{row.path}{link}",
         start_ms,
         end_ms,
     )
     if text is None:
         raise _no_footage(camera.id, start_ms, end_ms)
+    await services.auth.audit.record(
+        actor_of(request),
+        "recording.view",
+        target=f"camera:{camera.id}",
+        start=iso(start_ms),
+        end=iso(end_ms),
+    )
     return Response(text, media_type=HLS_PLAYLIST, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/timeline", responses=problem_responses(404, 422))
+@router.get("/timeline", responses=problem_responses(401, 403, 404, 422))
 async def timeline(
-    camera: CameraDep,
+    camera: RecordingsCamera,
     request: Request,
     services: ServicesDep,
     start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
@@ -118,6 +130,7 @@ async def timeline(
     samples = first_per_slot(times, start_ms, slot_ms)
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
     root = _camera_root(request, camera.id)
+    link = signed_query(request, MediaKind.RECORDINGS, camera.id)
     return TimelineOut(
         camera_id=camera.id,
         start=start_ms,
@@ -126,7 +139,7 @@ async def timeline(
         gaps=[IntervalOut(start=g.start_ms, end=g.end_ms) for g in gaps],
         events=[],
         previews=[
-            PreviewOut(time=begin, url=f"{root}/segments/{sid}/preview.jpg")
+            PreviewOut(time=begin, url=f"{root}/segments/{sid}/preview.jpg{link}")
             for sid, begin in samples
         ],
     )
@@ -135,10 +148,10 @@ async def timeline(
 @router.get(
     "/segments/{segment_id}/preview.jpg",
     response_class=FileResponse,
-    responses={200: _JPEG, **problem_responses(404, 422, 503)},
+    responses={200: _JPEG, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def segment_preview(
-    camera: CameraDep, segment_id: SegmentId, services: ServicesDep
+    camera: RecordingsMedia, segment_id: SegmentId, services: ServicesDep
 ) -> FileResponse:
     """A small image of the segment's first frame, for scrubbing (cached for a day)."""
     seg = await services.segments.get(camera.id, segment_id)
@@ -159,10 +172,11 @@ async def segment_preview(
 @router.get(
     "/frame.jpg",
     response_class=Response,
-    responses={200: _JPEG, **problem_responses(404, 422, 503)},
+    responses={200: _JPEG, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def frame_at_instant(
-    camera: CameraDep,
+    camera: RecordingsMedia,
+    request: Request,
     services: ServicesDep,
     at: Annotated[Instant, Query(description="the recorded instant to show")],
 ) -> Response:
@@ -175,4 +189,7 @@ async def frame_at_instant(
         jpeg = await services.playback.snapshot(_local_file(services, row), at - row.start_ms)
     except (NoFrame, UnsafePath, OSError):
         raise _no_footage(camera.id, at) from None
+    await services.auth.audit.record(
+        actor_of(request), "recording.view", target=f"camera:{camera.id}", at=iso(at)
+    )
     return Response(jpeg, media_type="image/jpeg")

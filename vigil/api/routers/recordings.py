@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
-from vigil.api.deps import CameraDep, SegmentId, ServicesDep
+from vigil.api.deps import SegmentId, ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.schemas import (
@@ -22,11 +22,19 @@ from vigil.api.schemas import (
     SegmentOut,
     TimeRange,
 )
+from vigil.api.security import (
+    ProtectRecordings,
+    RecordingsCamera,
+    RecordingsMedia,
+    actor_of,
+    signed_query,
+)
 from vigil.api.types import Instant
 from vigil.app import Services
+from vigil.auth.tokens import MediaKind
 from vigil.store.models import Segment
 from vigil.store.segments import Interval, find_gaps, merge_spans
-from vigil.timeutil import now_ms
+from vigil.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +67,17 @@ def _query_range(start: int | None, end: int | None, now: int) -> tuple[int, int
     return start_ms, end_ms
 
 
-def _file_url(request: Request, camera_id: int, segment_id: int) -> str:
+def _file_url(request: Request, camera_id: int, segment_id: int, link: str) -> str:
     # Built by hand: a day of segments is thousands of URLs, too many for url_path_for.
     root = request.scope.get("root_path", "")
-    return f"{root}{API_PREFIX}/cameras/{camera_id}/segments/{segment_id}/file"
+    return f"{root}{API_PREFIX}/cameras/{camera_id}/segments/{segment_id}/file{link}"
 
 
-def _segment_out(request: Request, seg: Segment) -> SegmentOut:
-    return SegmentOut.build(seg, _file_url(request, seg.camera_id, seg.id))
+def _segment_out(request: Request, seg: Segment, link: str | None = None) -> SegmentOut:
+    """The segment with a signed download URL (one link serves all of a camera's files)."""
+    if link is None:
+        link = signed_query(request, MediaKind.RECORDINGS, seg.camera_id)
+    return SegmentOut.build(seg, _file_url(request, seg.camera_id, seg.id, link))
 
 
 def _file(services: Services, seg: Segment) -> FileResponse:
@@ -94,9 +105,9 @@ async def _segment(services: Services, camera_id: int, segment_id: int) -> Segme
     return seg
 
 
-@router.get("/recordings", responses=problem_responses(404, 422))
+@router.get("/recordings", responses=problem_responses(401, 403, 404, 422))
 async def list_recordings(
-    camera: CameraDep,
+    camera: RecordingsCamera,
     request: Request,
     services: ServicesDep,
     start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
@@ -111,20 +122,21 @@ async def list_recordings(
         for span in merge_spans(segments)
     ]
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
+    link = signed_query(request, MediaKind.RECORDINGS, camera.id)
     return RecordingsOut(
         camera_id=camera.id,
         start=start_ms,
         end=end_ms,
-        segments=[_segment_out(request, seg) for seg in segments],
+        segments=[_segment_out(request, seg, link) for seg in segments],
         spans=[IntervalOut(start=s.start_ms, end=s.end_ms) for s in spans],
         gaps=[IntervalOut(start=g.start_ms, end=g.end_ms) for g in gaps],
         total_bytes=sum(seg.size for seg in segments),
     )
 
 
-@router.get("/segments/{segment_id}", responses=problem_responses(404, 422))
+@router.get("/segments/{segment_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_segment(
-    camera: CameraDep, segment_id: SegmentId, request: Request, services: ServicesDep
+    camera: RecordingsCamera, segment_id: SegmentId, request: Request, services: ServicesDep
 ) -> SegmentOut:
     return _segment_out(request, await _segment(services, camera.id, segment_id))
 
@@ -133,21 +145,26 @@ async def get_segment(
     "/segments/{segment_id}/file",
     name="download_segment",
     response_class=FileResponse,
-    responses={200: _MP4, **problem_responses(404, 422)},
+    responses={200: _MP4, **problem_responses(401, 403, 404, 422)},
 )
 async def download_segment(
-    camera: CameraDep, segment_id: SegmentId, services: ServicesDep
+    camera: RecordingsMedia, segment_id: SegmentId, request: Request, services: ServicesDep
 ) -> FileResponse:
     """The segment's MP4 file (fragmented; plays as it downloads; Range supported)."""
-    return _file(services, await _segment(services, camera.id, segment_id))
+    response = _file(services, await _segment(services, camera.id, segment_id))
+    if "range" not in request.headers:  # a download, not a player's byte-range reads
+        await services.auth.audit.record(
+            actor_of(request), "recording.download", target=f"segment:{segment_id}"
+        )
+    return response
 
 
 @router.get(
     "/files/{path:path}",
     response_class=FileResponse,
-    responses={200: _MP4, **problem_responses(404, 422)},
+    responses={200: _MP4, **problem_responses(401, 403, 404, 422)},
 )
-async def download_file(camera: CameraDep, path: str, services: ServicesDep) -> FileResponse:
+async def download_file(camera: RecordingsMedia, path: str, services: ServicesDep) -> FileResponse:
     """A recorded file by its storage key (a segment's ``path``); only indexed keys are served."""
     if len(path) > _MAX_KEY_LENGTH or "\x00" in path:
         raise RecordingNotFound
@@ -157,9 +174,9 @@ async def download_file(camera: CameraDep, path: str, services: ServicesDep) -> 
     return _file(services, seg)
 
 
-@router.patch("/segments/{segment_id}", responses=problem_responses(400, 404, 422))
+@router.patch("/segments/{segment_id}", responses=problem_responses(400, 401, 403, 404, 422))
 async def change_segment(
-    camera: CameraDep,
+    camera: ProtectRecordings,
     segment_id: SegmentId,
     body: SegmentChange,
     request: Request,
@@ -168,25 +185,50 @@ async def change_segment(
     """Protect (evidence-lock) or release one segment; retention never deletes protected ones."""
     if not await services.segments.set_segment_protected(camera.id, segment_id, body.protected):
         raise RecordingNotFound
+    await services.auth.audit.record(
+        actor_of(request),
+        "recording.protect" if body.protected else "recording.unprotect",
+        target=f"segment:{segment_id}",
+    )
     log.info("camera %s: segment %s protected=%s", camera.id, segment_id, body.protected)
     return _segment_out(request, await _segment(services, camera.id, segment_id))
 
 
-@router.post("/recordings/protect", responses=problem_responses(400, 404, 422))
+@router.post("/recordings/protect", responses=problem_responses(400, 401, 403, 404, 422))
 async def protect_range(
-    camera: CameraDep, body: TimeRange, services: ServicesDep
+    camera: ProtectRecordings, body: TimeRange, request: Request, services: ServicesDep
 ) -> ProtectedCount:
     """Protect every segment overlapping [start, end) from retention and deletion."""
     count = await services.segments.set_protected(camera.id, body.start, body.end, True)
+    await _audit_range(request, services, "recording.protect", camera.id, body, count)
     log.info("camera %s: %d segments protected", camera.id, count)
     return ProtectedCount(segments=count)
 
 
-@router.post("/recordings/unprotect", responses=problem_responses(400, 404, 422))
+@router.post("/recordings/unprotect", responses=problem_responses(400, 401, 403, 404, 422))
 async def unprotect_range(
-    camera: CameraDep, body: TimeRange, services: ServicesDep
+    camera: ProtectRecordings, body: TimeRange, request: Request, services: ServicesDep
 ) -> ProtectedCount:
     """Release every segment overlapping [start, end); retention may then delete them."""
     count = await services.segments.set_protected(camera.id, body.start, body.end, False)
+    await _audit_range(request, services, "recording.unprotect", camera.id, body, count)
     log.info("camera %s: %d segments released", camera.id, count)
     return ProtectedCount(segments=count)
+
+
+async def _audit_range(
+    request: Request,
+    services: Services,
+    action: str,
+    camera_id: int,
+    body: TimeRange,
+    count: int,
+) -> None:
+    await services.auth.audit.record(
+        actor_of(request),
+        action,
+        target=f"camera:{camera_id}",
+        start=iso(body.start),
+        end=iso(body.end),
+        segments=count,
+    )

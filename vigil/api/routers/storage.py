@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from vigil.api.deps import CameraDep, ServicesDep
+from fastapi import APIRouter, Depends
+
+from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem_responses
 from vigil.api.schemas import CameraStorage, StorageOut
+from vigil.api.security import StorageCamera, admin
+from vigil.auth.permissions import Scope
+from vigil.auth.principal import Principal
 from vigil.store.segments import CameraUsage
 from vigil.timeutil import now_ms
 
@@ -28,18 +33,22 @@ def _summary(camera_id: int, usage: CameraUsage | None) -> CameraStorage:
     )
 
 
-@router.get("/cameras/{camera_id}/storage", responses=problem_responses(404, 422))
-async def camera_storage(camera: CameraDep, services: ServicesDep) -> CameraStorage:
+@router.get("/cameras/{camera_id}/storage", responses=problem_responses(401, 403, 404, 422))
+async def camera_storage(camera: StorageCamera, services: ServicesDep) -> CameraStorage:
     """Segments and bytes a camera has recorded, and the range they cover."""
     usage = await services.segments.usage(camera.id)
     return _summary(camera.id, usage[0] if usage else None)
 
 
-@router.get("/storage")
-async def storage(services: ServicesDep) -> StorageOut:
-    """The recordings disk, the footage on it, the recording rate and the days it lasts."""
-    usage = {u.camera_id: u for u in await services.segments.usage()}
-    cameras = await services.cameras.store.list()
+@router.get("/storage", responses=problem_responses(401, 403))
+async def storage(
+    principal: Annotated[Principal, Depends(admin(Scope.CAMERAS_READ))], services: ServicesDep
+) -> StorageOut:
+    """The recordings disk, the footage on it, the recording rate and the days it lasts
+    (admins; the cameras listed are the organisation's, the disk is the node's)."""
+    cameras = await services.cameras.store.list(org_id=principal.org_id)
+    ours = {camera.id for camera in cameras}
+    usage = {u.camera_id: u for u in await services.segments.usage() if u.camera_id in ours}
     disks = [node.disk_usage() for node in services.nodes.nodes().values()]
     total: int | None = None
     used: int | None = None

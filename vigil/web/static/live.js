@@ -1,7 +1,9 @@
 // Live view of one camera: fragmented MP4 over a WebSocket into Media Source Extensions,
 // kept at the live edge; the HLS window through hls.js (or the browser) where MSE is absent.
 // The page's <video> carries data-camera; ?hls forces the fallback, ?stream=sub asks for the
-// camera's sub stream (grid views).
+// camera's sub stream (grid views). The stream's addresses come from live/info, signed for
+// this user (they work without cookies for a few minutes): fetched again on each reconnect.
+import { api, problemDetail, signInAgain } from "/static/api.js";
 
 const LIVE_EDGE_SECONDS = 0.3; // where to sit behind the newest frame
 const MAX_LAG_SECONDS = 1.0; // further behind than this, jump to the live edge
@@ -10,18 +12,45 @@ const RECONNECT_MS = 2000;
 
 const video = document.querySelector("video[data-camera]");
 const state = document.getElementById("state");
-const api = `/api/cameras/${encodeURIComponent(video.dataset.camera)}`;
+const base = `/api/cameras/${encodeURIComponent(video.dataset.camera)}`;
 const params = new URLSearchParams(location.search);
 const streamQuery = params.get("stream") === "sub" ? "?stream=sub" : "";
+const snapshotLink = document.querySelector("a[data-snapshot]");
 
 function show(mode, text) {
   document.body.dataset.mode = mode;
   state.textContent = text;
 }
 
-function playWebSocket() {
+// The signed addresses of the stream (websocket, hls, snapshot), or null when the page
+// cannot play: the reason is shown, or the user is sent to sign in again.
+async function liveInfo() {
+  const response = await api(`${base}/live/info${streamQuery}`);
+  if (response.status === 401) {
+    signInAgain();
+    return null;
+  }
+  if (!response.ok) {
+    show("error", await problemDetail(response, `cannot watch (HTTP ${response.status})`));
+    return null;
+  }
+  const info = await response.json();
+  if (snapshotLink) snapshotLink.href = info.snapshot;
+  return info;
+}
+
+async function playWebSocket() {
+  let info;
+  try {
+    info = await liveInfo();
+  } catch {
+    show("offline", "reconnecting");
+    setTimeout(playWebSocket, RECONNECT_MS);
+    return;
+  }
+  if (info === null) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${api}/live${streamQuery}`);
+  const socket = new WebSocket(`${scheme}://${location.host}${info.websocket}`);
   socket.binaryType = "arraybuffer";
   let buffer = null;
   let pending = [];
@@ -105,7 +134,9 @@ function playWebSocket() {
 }
 
 async function playHls() {
-  const playlist = `${api}/live.m3u8`;
+  const info = await liveInfo();
+  if (info === null) return;
+  const playlist = info.hls;
   if (!window.Hls) {
     await new Promise((resolve, reject) => {
       const script = document.createElement("script");

@@ -1,0 +1,336 @@
+"""Who may call what: every route in the OpenAPI schema, for every kind of caller, against
+an explicit table. A route missing from the table fails the suite.
+
+Callers: anonymous; a viewer and an operator of the test organisation (granted rights on its
+camera); its admin; another organisation's admin; and API keys of the admin with every scope
+and with none. Outcomes: A allowed (anything but 401/403, and no "not found" that hides a
+thing), U 401, F 403, N 404 that hides (the same answer as for an id that does not exist).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import TEST_ORG, Seed
+from tests.people import PASSWORD, grant
+from vigil.api.app import create_app
+from vigil.app import Services
+from vigil.auth import passwords
+from vigil.auth.permissions import ALL_SCOPES, Permission
+from vigil.auth.tokens import new_api_key, token_hash
+from vigil.exports.manifest import MANIFEST
+from vigil.settings import Settings
+from vigil.store.audit import Actor
+from vigil.store.cameras import CameraFields
+from vigil.store.models import Export, Grant, User, UserGroup
+from vigil.timeutil import iso, now_ms
+
+ROLES = ("anonymous", "viewer", "operator", "admin", "other_admin", "key", "key_no_scope")
+
+# One line per route: the outcome for each caller, in the order of ROLES.
+#                                                            anon view oper admn othr key nokey
+EXPECTED: dict[tuple[str, str], str] = {
+    ("GET", "/api/health"):                                     "A A A A A A A",
+    ("POST", "/api/auth/login"):                                "A A A A A A A",
+    ("POST", "/api/auth/logout"):                               "U A A A A A A",
+    ("GET", "/api/auth/setup"):                                 "A A A A A A A",
+    ("POST", "/api/auth/setup"):                                "A A A A A A A",
+    ("POST", "/api/auth/invitation"):                           "A A A A A A A",
+    ("GET", "/api/me"):                                         "U A A A A A A",
+    ("PATCH", "/api/me"):                                       "U A A A A F F",
+    ("POST", "/api/me/password"):                               "U A A A A F F",
+    ("GET", "/api/me/sessions"):                                "U A A A A F F",
+    ("DELETE", "/api/me/sessions"):                             "U A A A A F F",
+    ("DELETE", "/api/me/sessions/{session_id}"):                "U N N A N F F",
+    ("GET", "/api/me/keys"):                                    "U A A A A F F",
+    ("POST", "/api/me/keys"):                                   "U A A A A F F",
+    ("DELETE", "/api/me/keys/{key_id}"):                        "U N N A N F F",
+    ("GET", "/api/me/mfa"):                                     "U A A A A F F",
+    ("POST", "/api/me/mfa/totp"):                               "U A A A A F F",
+    ("POST", "/api/me/mfa/totp/confirm"):                       "U A A A A F F",
+    ("POST", "/api/me/mfa/recovery-codes"):                     "U A A A A F F",
+    ("POST", "/api/me/mfa/disable"):                            "U A A A A F F",
+    ("GET", "/api/users"):                                      "U F F A A A F",
+    ("POST", "/api/users"):                                     "U F F A A A F",
+    ("GET", "/api/users/{user_id}"):                            "U F F A N A F",
+    ("PATCH", "/api/users/{user_id}"):                          "U F F A N A F",
+    ("DELETE", "/api/users/{user_id}"):                         "U F F A N A F",
+    ("POST", "/api/users/{user_id}/invitation"):                "U F F A N A F",
+    ("DELETE", "/api/users/{user_id}/mfa"):                     "U F F A N A F",
+    ("GET", "/api/users/{user_id}/sessions"):                   "U F F A N A F",
+    ("DELETE", "/api/users/{user_id}/sessions"):                "U F F A N A F",
+    ("GET", "/api/keys"):                                       "U F F A A A F",
+    ("DELETE", "/api/keys/{key_id}"):                           "U F F A N A F",
+    ("GET", "/api/audit"):                                      "U F F A A A F",
+    ("GET", "/api/audit.csv"):                                  "U F F A A A F",
+    ("GET", "/api/cameras"):                                    "U A A A A A F",
+    ("POST", "/api/cameras"):                                   "U F F A A A F",
+    ("GET", "/api/cameras/{camera_id}"):                        "U A A A N A F",
+    ("PATCH", "/api/cameras/{camera_id}"):                      "U F A A N A F",
+    ("DELETE", "/api/cameras/{camera_id}"):                     "U F A A N A F",
+    ("GET", "/api/cameras/{camera_id}/status"):                 "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/recordings"):             "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/segments/{segment_id}"):  "U A A A N A F",
+    ("PATCH", "/api/cameras/{camera_id}/segments/{segment_id}"): "U F A A N A F",
+    ("GET", "/api/cameras/{camera_id}/segments/{segment_id}/file"): "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/files/{path}"):           "U A A A N A F",
+    ("POST", "/api/cameras/{camera_id}/recordings/protect"):    "U F A A N A F",
+    ("POST", "/api/cameras/{camera_id}/recordings/unprotect"):  "U F A A N A F",
+    ("GET", "/api/cameras/{camera_id}/vod.m3u8"):               "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/timeline"):               "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/segments/{segment_id}/preview.jpg"): "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/frame.jpg"):              "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/live/info"):              "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/snapshot.jpg"):           "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/live.m3u8"):              "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/live/init/{generation}.mp4"): "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/live/{sequence}.m4s"):    "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/storage"):                "U A A A N A F",
+    ("GET", "/api/storage"):                                    "U F F A A A F",
+    ("POST", "/api/exports"):                                   "U F A A N A F",
+    ("GET", "/api/exports"):                                    "U A A A A A F",
+    ("GET", "/api/exports/{export_id}"):                        "U N A A N A F",
+    ("DELETE", "/api/exports/{export_id}"):                     "U N A A N A F",
+    ("GET", "/api/exports/{export_id}/files/{name}"):           "U N A A N A F",
+    ("GET", "/api/exports/{export_id}/manifest"):               "U N A A N A F",
+    ("GET", "/api/org"):                                        "U A A A A A A",
+    ("PATCH", "/api/org"):                                      "U F F A A A F",
+    ("GET", "/api/sites"):                                      "U A A A A A A",
+    ("POST", "/api/sites"):                                     "U F F A A A F",
+    ("GET", "/api/sites/{site_id}"):                            "U A A A N A A",
+    ("PATCH", "/api/sites/{site_id}"):                          "U F F A N A F",
+    ("DELETE", "/api/sites/{site_id}"):                         "U F F A N A F",
+    ("GET", "/api/user-groups"):                                "U F F A A A F",
+    ("POST", "/api/user-groups"):                               "U F F A A A F",
+    ("GET", "/api/user-groups/{group_id}"):                     "U F F A N A F",
+    ("PATCH", "/api/user-groups/{group_id}"):                   "U F F A N A F",
+    ("DELETE", "/api/user-groups/{group_id}"):                  "U F F A N A F",
+    ("GET", "/api/camera-groups"):                              "U F F A A A F",
+    ("POST", "/api/camera-groups"):                             "U F F A A A F",
+    ("GET", "/api/camera-groups/{group_id}"):                   "U F F A N A F",
+    ("PATCH", "/api/camera-groups/{group_id}"):                 "U F F A N A F",
+    ("DELETE", "/api/camera-groups/{group_id}"):                "U F F A N A F",
+    ("GET", "/api/grants"):                                     "U F F A A A F",
+    ("POST", "/api/grants"):                                    "U F F A A A F",
+    ("GET", "/api/grants/{grant_id}"):                          "U F F A N A F",
+    ("PATCH", "/api/grants/{grant_id}"):                        "U F F A N A F",
+    ("DELETE", "/api/grants/{grant_id}"):                       "U F F A N A F",
+}  # fmt: skip
+
+# 404 answers that hide a thing (as opposed to "that file of yours is gone").
+HIDING = {
+    "camera-not-found",
+    "export-not-found",
+    "user-not-found",
+    "site-not-found",
+    "user-group-not-found",
+    "camera-group-not-found",
+    "grant-not-found",
+    "key-not-found",
+    "session-not-found",
+    "api-key-not-found",
+}
+
+
+@functools.cache
+def _password_hash() -> str:
+    return passwords.hash_password(PASSWORD)
+
+
+@functools.cache
+def _schema_routes() -> set[tuple[str, str]]:
+    app = create_app(Settings(secret_key="x"))
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+
+def test_every_route_is_in_the_table() -> None:
+    routes = _schema_routes()
+    missing = sorted(routes - EXPECTED.keys())
+    stale = sorted(EXPECTED.keys() - routes)
+    assert not missing, f"routes without an access rule in EXPECTED: {missing}"
+    assert not stale, f"EXPECTED names routes that no longer exist: {stale}"
+    for route, row in EXPECTED.items():
+        assert len(row.split()) == len(ROLES), route
+
+
+@dataclass
+class World:
+    """The test organisation with its people, a camera with footage, an export; another
+    organisation's admin; a signed-in client per caller."""
+
+    services: Services
+    users: dict[str, User] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    export_range: tuple[int, int] = (0, 0)
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+
+async def _user(services: Services, org_id: int, username: str, role: str) -> User:
+    return await services.auth.users.create(org_id, username, role, _password_hash())
+
+
+async def build_world(services: Services, settings: Settings, seed: Seed) -> World:
+    world = World(services)
+    other_org = await services.auth.users.create_org("Other school")
+    for name, role in (("admin", "admin"), ("operator", "operator"), ("viewer", "viewer")):
+        world.users[name] = await _user(services, TEST_ORG, name, role)
+    world.users["other_admin"] = await _user(services, other_org.id, "other", "admin")
+    camera = await services.cameras.create(
+        CameraFields(name="Hall", main_url="rtsp://127.0.0.1:9/x", enabled=False), TEST_ORG
+    )
+    await services.cameras.create(
+        CameraFields(name="Elsewhere", main_url="rtsp://127.0.0.1:9/y", enabled=False),
+        other_org.id,
+    )
+    await grant(services, TEST_ORG, [camera.id], set(Permission), world.users["operator"].id)
+    viewing = {Permission.VIEW_LIVE, Permission.VIEW_RECORDINGS}
+    await grant(services, TEST_ORG, [camera.id], viewing, world.users["viewer"].id)
+    start = now_ms() - 3_600_000
+    [record, _] = await seed(camera.id, [(start, start + 2000), (start + 2000, start + 4000)])
+    segment = await services.segments.by_path(camera.id, record.path)
+    assert segment is not None
+    world.export_range = (start, start + 4000)
+    export = await services.exports.store.create(
+        Export(
+            org_id=TEST_ORG,
+            title=None,
+            camera_ids=[camera.id],
+            start_ms=start,
+            end_ms=start + 2000,
+            burn_in=False,
+            status="done",
+            progress=1.0,
+            requested_by="operator",
+            requested_by_id=world.users["operator"].id,
+            created_at=now_ms(),
+            files=[],
+        )
+    )
+    site = await services.auth.users.create_site(TEST_ORG, "Main building", None)
+    teachers = await services.auth.access.add(
+        UserGroup(org_id=TEST_ORG, name="Teachers", user_ids=[world.users["operator"].id])
+    )
+    [first_grant, *_] = await services.auth.access.of_org(Grant, TEST_ORG)
+    # The admin's own session and key come first: ids 1, which no one else may touch.
+    session = (await services.auth.start_session(world.users["admin"], Actor())).session
+    key = await services.auth.keys.create(
+        world.users["admin"].id, "backup", token_hash(new_api_key()), ["exports"], now_ms(), None
+    )
+    folder = services.exports.folder(export.id)
+    folder.mkdir(parents=True)
+    (folder / MANIFEST).write_text("{}")
+    world.params = {
+        "camera_id": str(camera.id),
+        "segment_id": str(segment.id),
+        "path": record.path,
+        "generation": "1",
+        "sequence": "0",
+        "export_id": str(export.id),
+        "name": MANIFEST,
+        "site_id": str(site.id),
+        # The first camera group (the operator's) has the same id as the user group.
+        "group_id": str(teachers.id),
+        "grant_id": str(first_grant.id),
+        "user_id": str(world.users["viewer"].id),
+        "session_id": str(session.id),
+        "key_id": str(key.id),
+    }
+    return world
+
+
+async def _client(app: FastAPI, world: World, role: str) -> httpx.AsyncClient:
+    services = world.services
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    if role in ("key", "key_no_scope"):
+        key = new_api_key()
+        scopes = sorted(ALL_SCOPES) if role == "key" else []
+        admin = world.users["admin"]
+        await services.auth.keys.create(admin.id, role, token_hash(key), scopes, now_ms(), None)
+        http.headers["Authorization"] = f"Bearer {key}"
+    elif role != "anonymous":
+        signed_in = await services.auth.start_session(world.users[role], Actor())
+        http.cookies.set("vigil_session", signed_in.token)
+        http.headers["X-CSRF-Token"] = signed_in.csrf
+    return http
+
+
+def _body(world: World, method: str, path: str) -> Any:
+    if (method, path) == ("POST", "/api/exports"):
+        start, end = world.export_range
+        camera_ids = [int(world.params["camera_id"])]
+        return {"camera_ids": camera_ids, "start": iso(start), "end": iso(end)}
+    if method == "PATCH" and path.endswith(("-groups/{group_id}", "/sites/{site_id}")):
+        return {"name": "Renamed"}  # valid: a caller from elsewhere must meet a 404, not a 422
+    if method == "PATCH" and path.endswith("/users/{user_id}"):
+        return {"display_name": "Renamed"}
+    if method == "PATCH" and path.endswith("/grants/{grant_id}"):
+        return {"permissions": ["view_live"]}
+    # Anything else: a body no route takes, so an allowed caller gets 422 and nothing changes.
+    return {"access_check": True}
+
+
+def _outcome(response: httpx.Response) -> str:
+    if response.status_code == 401:
+        return "U"
+    if response.status_code == 403:
+        return "F"
+    if response.status_code == 404:
+        kind = ""
+        if response.headers.get("content-type", "").startswith("application/problem+json"):
+            kind = response.json()["type"].rsplit(":", 1)[-1]
+        return "N" if kind in HIDING or kind in ("", "blank") else "A"
+    return "A"
+
+
+async def _call(app: FastAPI, world: World, role: str, method: str, path: str) -> str:
+    url = path.format(**{k: v for k, v in world.params.items() if "{" + k + "}" in path})
+    assert "{" not in url, f"no value for a parameter of {path}: add it to World.params"
+    async with await _client(app, world, role) as http:
+        content = None
+        if method in ("POST", "PUT", "PATCH"):
+            content = json.dumps(_body(world, method, path))
+        response = await http.request(
+            method, url, content=content, headers={"content-type": "application/json"}
+        )
+    return _outcome(response)
+
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+DELETES = sorted(route for route in EXPECTED if route[0] == "DELETE")
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED.keys() - set(DELETES)))
+async def test_access(
+    method: str, path: str, settings: Settings, services: Services, seed: Seed
+) -> None:
+    app = create_app(settings, services)
+    world = await build_world(services, settings, seed)
+    got = [await _call(app, world, role, method, path) for role in ROLES]
+    assert " ".join(got) == EXPECTED[(method, path)], dict(zip(ROLES, got, strict=True))
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path"), DELETES)
+async def test_access_to_delete(
+    method: str, path: str, role: str, settings: Settings, services: Services, seed: Seed
+) -> None:
+    """Each caller on a world of its own: an allowed deletion must not hide the thing from
+    the next caller."""
+    app = create_app(settings, services)
+    world = await build_world(services, settings, seed)
+    expected = EXPECTED[(method, path)].split()[ROLES.index(role)]
+    assert await _call(app, world, role, method, path) == expected

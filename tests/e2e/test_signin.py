@@ -1,0 +1,231 @@
+"""Signing in, out and up in a real browser: the login, first-run and invitation pages, and
+what signed-in pages show to whom."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page
+
+from tests.conftest import TEST_ORG, SecretWatch
+from tests.e2e.conftest import sign_in
+from tests.people import PASSWORD, grant, make_user
+from tests.serve import serving
+from vigil.api.app import create_app
+from vigil.app import Services
+from vigil.auth.permissions import Permission
+from vigil.auth.tokens import new_token, token_hash
+from vigil.settings import Settings
+from vigil.store.cameras import CameraFields
+from vigil.store.models import Camera, User
+from vigil.timeutil import now_ms
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A lockout long enough that a busy box cannot outwait it mid-test."""
+    settings.auth.lockout_base_seconds = 600
+    return settings
+
+
+async def idle_camera(services: Services, name: str) -> Camera:
+    """A camera that records nothing (no ffmpeg): pages only need it to exist."""
+    fields = CameraFields(name=name, main_url="rtsp://127.0.0.1:9/x", enabled=False)
+    return await services.cameras.create(fields, org_id=TEST_ORG)
+
+
+async def error_shown(page: Page) -> str:
+    await page.wait_for_selector(".error:not([hidden])")
+    return await page.inner_text(".error")
+
+
+async def log_in(page: Page, username: str, password: str) -> None:
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+
+
+async def test_first_run_creates_the_admin_and_signs_in(
+    browser: Browser, settings: Settings, services: Services
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        page = await browser.new_page()
+        await page.goto(base + "/")
+        assert page.url == base + "/setup"
+        await page.goto(base + "/login")
+        assert page.url == base + "/setup"
+
+        await page.fill("input[name=organisation]", "Hill school")
+        await page.fill("input[name=username]", "head")
+        await page.fill("input[name=password]", PASSWORD)
+        await page.fill("input[name=repeat]", PASSWORD + "!")
+        await page.click("button[type=submit]")
+        assert await error_shown(page) == "The two passwords differ."
+
+        await page.fill("input[name=password]", "password123")
+        await page.fill("input[name=repeat]", "password123")
+        await page.click("button[type=submit]")
+        assert "password" in (await error_shown(page)).lower()  # the policy's reason
+        assert await services.auth.users.count() == 0
+
+        await page.fill("input[name=password]", PASSWORD)
+        await page.fill("input[name=repeat]", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(base + "/")
+        assert await page.inner_text("[data-username]") == "head"
+        assert "Hill school" in await page.inner_text("h1")
+
+        # Setup is over: another browser is sent to the login page.
+        other = await browser.new_page()
+        await other.goto(base + "/setup")
+        assert other.url == base + "/login"
+
+
+async def test_login_page_refuses_a_wrong_password_then_goes_next(
+    browser: Browser, settings: Settings, services: Services, admin: User
+) -> None:
+    camera = await idle_camera(services, "Hall")
+    async with serving(create_app(settings, services)) as base:
+        page = await browser.new_page()
+        await page.goto(f"{base}/login?next=/cameras/{camera.id}")
+        await log_in(page, "admin", "not-the-password-at-all")
+        assert await error_shown(page) == "Wrong username, password or code."
+        assert page.url == f"{base}/login?next=/cameras/{camera.id}"
+
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base}/cameras/{camera.id}")
+        assert await page.inner_text("header strong") == "Hall"
+
+
+async def test_login_never_sends_the_user_to_another_site(
+    browser: Browser, settings: Settings, services: Services, admin: User
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        for elsewhere in ("//example.com/x", "/\\example.com"):
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.goto(f"{base}/login?next={quote(elsewhere, safe='')}")
+            await log_in(page, "admin", PASSWORD)
+            await page.wait_for_url(base + "/")
+            await context.close()
+
+
+async def test_signed_out_visits_go_to_the_login_page(
+    browser: Browser, settings: Settings, services: Services, admin: User
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        page = await browser.new_page()
+        await page.goto(base + "/cameras/1")
+        assert page.url == base + "/login?next=/cameras/1"
+        await page.goto(base + "/cameras/1?hls")
+        assert page.url == base + "/login?next=/cameras/1%3Fhls"
+        await page.goto(base + "/")
+        assert page.url == base + "/login?next=/"
+        # The API documentation is public; the API itself answers 401, not a redirect.
+        assert (await page.goto(base + "/docs")).status == 200  # type: ignore[union-attr]
+        assert (await page.request.get(base + "/api/cameras")).status == 401
+
+
+async def test_a_viewer_sees_only_the_cameras_granted_to_them(
+    browser: Browser,
+    settings: Settings,
+    services: Services,
+    admin: User,
+    secret_watch: SecretWatch,
+) -> None:
+    granted = await idle_camera(services, "Playground")
+    hidden = await idle_camera(services, "Staff room")
+    viewer = await make_user(services, "pat", "viewer")
+    await grant(services, TEST_ORG, [granted.id], {Permission.VIEW_LIVE}, viewer.id)
+    context = await browser.new_context()
+    await sign_in(context, services, viewer, secret_watch)
+    async with serving(create_app(settings, services)) as base:
+        page = await context.new_page()
+        await page.goto(base + "/")
+        table = await page.inner_text("table")
+        assert "Playground" in table
+        assert "Staff room" not in table
+        assert await page.inner_text("[data-username]") == "pat"
+        response = await page.goto(f"{base}/cameras/{hidden.id}")
+        assert response is not None
+        assert response.status == 404
+    await context.close()
+
+
+async def test_sign_out_ends_the_session(
+    browser: Browser,
+    settings: Settings,
+    services: Services,
+    admin: User,
+    secret_watch: SecretWatch,
+) -> None:
+    context = await browser.new_context()
+    token = await sign_in(context, services, admin, secret_watch)
+    async with serving(create_app(settings, services)) as base:
+        page = await context.new_page()
+        await page.goto(base + "/")
+        assert (await context.request.get(base + "/api/me")).status == 200
+        await page.click("button[data-sign-out]")
+        await page.wait_for_url(base + "/login")
+        assert (await context.request.get(base + "/api/me")).status == 401
+        # Not only forgotten by the browser: the server ended the session.
+        replayed = await context.request.get(
+            base + "/api/me", headers={"Cookie": f"vigil_session={token}"}
+        )
+        assert replayed.status == 401
+    await context.close()
+
+
+async def test_an_invitation_sets_the_password_and_signs_in(
+    browser: Browser,
+    settings: Settings,
+    services: Services,
+    admin: User,
+    secret_watch: SecretWatch,
+) -> None:
+    invited = await services.auth.users.create(TEST_ORG, "newcomer", "viewer", None)
+    token = new_token()
+    secret_watch.add(token)
+    await services.auth.users.invite(invited.id, token_hash(token), now_ms() + 60_000)
+    async with serving(create_app(settings, services)) as base:
+        page = await browser.new_page()
+        await page.goto(f"{base}/invite#{token}")
+        assert page.url == base + "/invite"  # the token leaves the address bar
+        await page.fill("input[name=password]", PASSWORD)
+        await page.fill("input[name=repeat]", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(base + "/")
+        assert await page.inner_text("[data-username]") == "newcomer"
+
+        # The link is spent.
+        again = await browser.new_page()
+        await again.goto(f"{base}/invite#token={token}")
+        await again.fill("input[name=password]", PASSWORD)
+        await again.fill("input[name=repeat]", PASSWORD)
+        await again.click("button[type=submit]")
+        assert "expired" in await error_shown(again)
+
+
+async def test_a_signed_in_user_is_not_asked_to_sign_in_again(
+    admin_context: BrowserContext, settings: Settings, services: Services
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        page = await admin_context.new_page()
+        await page.goto(base + "/login?next=/docs", wait_until="commit")
+        assert page.url == base + "/docs"
+
+
+async def test_login_page_shows_why_it_must_wait(
+    browser: Browser, settings: Settings, services: Services, admin: User
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        page = await browser.new_page()
+        wrong = {"username": "admin", "password": "not-the-password-at-all"}
+        for _ in range(settings.auth.free_login_failures):
+            refused = await page.request.post(base + "/api/auth/login", data=wrong)
+            assert refused.status == 401
+        await page.goto(base + "/login")
+        await log_in(page, "admin", PASSWORD)
+        assert (await error_shown(page)).startswith("Too many failed sign-ins: try again in")

@@ -1,0 +1,270 @@
+"""The signed-in user's own account: profile, password, sessions, MFA, API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import Field, field_validator
+
+from vigil.api.deps import ServicesDep
+from vigil.api.people_schemas import (
+    DisplayName,
+    Email,
+    KeyOut,
+    MeOut,
+    PasswordIn,
+    SessionOut,
+)
+from vigil.api.problems import problem, problem_responses
+from vigil.api.routers.auth import clear_session_cookies, me_out
+from vigil.api.schemas import Input, Name
+from vigil.api.security import SessionDep, SignedInDep, actor_of, client_ip
+from vigil.api.types import Instant
+from vigil.auth import passwords
+from vigil.auth.errors import Forbidden, LoginFailed, LoginThrottled
+from vigil.auth.passwords import WeakPassword
+from vigil.auth.permissions import Scope
+from vigil.auth.tokens import new_api_key, token_hash
+from vigil.timeutil import now_ms
+
+router = APIRouter(prefix="/me", tags=["me"])
+
+# The longest an API key may be made to last.
+MAX_KEY_MS = 2 * 366 * 24 * 3_600_000
+
+SessionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the session's id")]
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the API key's id")]
+
+
+class ProfileIn(Input):
+    """Only the fields given change; null clears one."""
+
+    display_name: DisplayName | None = None
+    email: Email | None = None
+
+
+class PasswordChangeIn(Input):
+    current_password: PasswordIn
+    new_password: PasswordIn
+
+
+class KeyIn(Input):
+    name: Name
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    expires_at: Instant | None = Field(
+        default=None, description="null: never (revoke it instead); at most 2 years ahead"
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique(cls, scopes: list[Scope]) -> list[Scope]:
+        if len(set(scopes)) != len(scopes):
+            raise ValueError("each scope may be listed once")
+        return scopes
+
+    @field_validator("expires_at")
+    @classmethod
+    def _ahead(cls, expires_at: int | None) -> int | None:
+        if expires_at is None:
+            return None
+        now = now_ms()
+        if expires_at <= now:
+            raise ValueError("must be in the future")
+        if expires_at > now + MAX_KEY_MS:
+            raise ValueError("must be at most 2 years ahead")
+        return expires_at
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="the secret, shown this once: send it as 'Bearer <key>'")
+
+
+# Profile and password ------------------------------------------------------------------
+
+
+@router.get("", responses=problem_responses(401))
+async def get_me(principal: SignedInDep, services: ServicesDep) -> MeOut:
+    """Who you are signed in as: your account, role and organisation."""
+    return await me_out(services, principal)
+
+
+@router.patch("", responses=problem_responses(400, 401, 403, 422))
+async def update_me(
+    body: ProfileIn, principal: SessionDep, request: Request, services: ServicesDep
+) -> MeOut:
+    """Change your display name or email address."""
+    changes = body.model_dump(include=body.model_fields_set)
+    if changes:
+        await services.auth.users.update(principal.org_id, principal.user_id, changes)
+        await services.auth.audit.record(
+            actor_of(request, principal),
+            "user.update",
+            target=f"user:{principal.user_id}",
+            fields=sorted(changes),
+        )
+    return await me_out(services, principal)
+
+
+@router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 422, 429))
+async def change_password(
+    body: PasswordChangeIn, principal: SessionDep, request: Request, services: ServicesDep
+) -> Response:
+    """Change your password; your other sessions end, this one goes on. A wrong current
+    password counts as a failed sign-in for the account."""
+    auth = services.auth
+    ip = client_ip(request)
+    actor = actor_of(request, principal)
+    wait = auth.throttle.retry_after(principal.username, ip)
+    if wait > 0:
+        await auth.audit.record(actor, "password.change", outcome="failure", reason="locked out")
+        raise LoginThrottled(wait)
+    user = await auth.users.get(principal.org_id, principal.user_id)
+    current = body.current_password.get_secret_value()
+    if user.password_hash is None or not await passwords.verify_password_async(
+        user.password_hash, current
+    ):
+        auth.throttle.failed(principal.username, ip)
+        await auth.audit.record(
+            actor, "password.change", outcome="failure", reason="wrong password"
+        )
+        raise LoginFailed
+    try:
+        new_hash = await auth.new_password_hash(body.new_password.get_secret_value(), user.username)
+    except WeakPassword as exc:
+        return problem(
+            request,
+            422,
+            f"new_password: {exc}",
+            slug="weak-password",
+            title="Password too weak",
+            errors=[{"location": "body.new_password", "detail": str(exc), "type": "weak_password"}],
+        )
+    await auth.users.update(principal.org_id, principal.user_id, {"password_hash": new_hash})
+    auth.throttle.succeeded(principal.username)
+    ended = await auth.sessions.delete_all(principal.user_id, keep=principal.session_id)
+    await auth.end_sessions(ended)
+    auth.forget_user(principal.user_id)
+    await auth.audit.record(
+        actor, "password.change", target=f"user:{principal.user_id}", sessions_ended=len(ended)
+    )
+    return Response(status_code=204)
+
+
+# Sessions ------------------------------------------------------------------------------
+
+
+@router.get("/sessions", responses=problem_responses(401, 403))
+async def list_sessions(principal: SessionDep, services: ServicesDep) -> list[SessionOut]:
+    """Where you are signed in, most recently used first."""
+    now = now_ms()
+    idle_ms = int(services.settings.auth.session_idle_minutes * 60_000)
+    rows = await services.auth.sessions.of_user(principal.user_id)
+    return [
+        SessionOut.build(row, principal)
+        for row in rows
+        if row.id == principal.session_id
+        or (row.expires_at > now and now - row.last_seen_at <= idle_ms)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}", status_code=204, responses=problem_responses(401, 403, 404)
+)
+async def revoke_session(
+    session_id: SessionId, principal: SessionDep, request: Request, services: ServicesDep
+) -> Response:
+    """Sign out one of your sessions (another browser, a lost phone) at once."""
+    auth = services.auth
+    row = await auth.sessions.delete(principal.user_id, session_id)
+    if row is None:
+        return problem(
+            request, 404, f"You have no session with id {session_id}.", slug="session-not-found"
+        )
+    await auth.end_sessions([row.token_hash])
+    auth.forget_user(principal.user_id)
+    await auth.audit.record(
+        actor_of(request, principal), "session.revoke", target=f"session:{session_id}"
+    )
+    response = Response(status_code=204)
+    if session_id == principal.session_id:
+        clear_session_cookies(request, response, services)
+    return response
+
+
+@router.delete("/sessions", status_code=204, responses=problem_responses(401, 403))
+async def revoke_all_sessions(
+    principal: SessionDep, request: Request, services: ServicesDep
+) -> Response:
+    """Sign out everywhere, this browser included."""
+    auth = services.auth
+    ended = await auth.sessions.delete_all(principal.user_id)
+    await auth.end_sessions(ended)
+    auth.forget_user(principal.user_id)
+    await auth.audit.record(
+        actor_of(request, principal),
+        "session.revoke_all",
+        target=f"user:{principal.user_id}",
+        sessions_ended=len(ended),
+    )
+    response = Response(status_code=204)
+    clear_session_cookies(request, response, services)
+    return response
+
+
+# API keys ------------------------------------------------------------------------------
+
+
+@router.get("/keys", responses=problem_responses(401, 403))
+async def list_keys(principal: SessionDep, services: ServicesDep) -> list[KeyOut]:
+    """Your API keys, revoked ones included; never their secrets."""
+    return [
+        KeyOut.build(key, principal.username)
+        for key in await services.auth.keys.of_users([principal.user_id])
+    ]
+
+
+@router.post("/keys", status_code=201, responses=problem_responses(400, 401, 403, 422))
+async def create_key(
+    body: KeyIn, principal: SessionDep, request: Request, services: ServicesDep
+) -> NewKeyOut:
+    """A new API key acting as you, narrowed to ``scopes``: it can never do more than you
+    can. The secret is in this response only; Vigil keeps just its hash."""
+    if principal.mfa_pending:
+        # A key would skip the second factor the organisation requires.
+        raise Forbidden(
+            "Your organisation requires two-factor sign-in: enrol before making API keys.",
+            slug="mfa-enrolment-required",
+        )
+    secret = new_api_key()
+    scopes = [scope.value for scope in body.scopes]
+    key = await services.auth.keys.create(
+        principal.user_id, body.name, token_hash(secret), scopes, now_ms(), body.expires_at
+    )
+    await services.auth.audit.record(
+        actor_of(request, principal),
+        "key.create",
+        target=f"key:{key.id}",
+        name=key.name,
+        scopes=scopes,
+        expires_at=key.expires_at,
+    )
+    return NewKeyOut(**dict(KeyOut.build(key, principal.username)), key=secret)
+
+
+@router.delete("/keys/{key_id}", status_code=204, responses=problem_responses(401, 403, 404))
+async def revoke_key(
+    key_id: KeyId, principal: SessionDep, request: Request, services: ServicesDep
+) -> Response:
+    """Revoke one of your API keys; it stops working at once."""
+    auth = services.auth
+    key = await auth.keys.get(key_id)
+    if key is None or key.user_id != principal.user_id:
+        return problem(request, 404, f"You have no API key with id {key_id}.", slug="key-not-found")
+    if key.revoked_at is None:
+        await auth.keys.revoke(key_id, now_ms())
+        auth.forget_user(principal.user_id)
+        await auth.audit.record(
+            actor_of(request, principal), "key.revoke", target=f"key:{key_id}", name=key.name
+        )
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Authentication: users, passwords, second factor, sessions, API keys and permissions."""
