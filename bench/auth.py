@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from vigil.app import start_services, stop_services
 from vigil.auth.permissions import ALL_SCOPES
@@ -113,8 +114,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(data_dir: Path, port: int) -> Iterator[str]:
-    """``vigil serve`` on ``data_dir`` in a process of its own; yields its base URL."""
+def server(data_dir: Path, port: int) -> Iterator[tuple[str, int]]:
+    """``vigil serve`` on ``data_dir`` in a process of its own; yields its base URL and pid."""
     env = {**os.environ, "VIGIL_DATA_DIR": str(data_dir)}
     command = [sys.executable, "-m", "vigil", "serve", "--host", "127.0.0.1", "--port", str(port)]
     log = (data_dir / "server.log").open("wb")
@@ -129,7 +130,7 @@ def server(data_dir: Path, port: int) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start; see {data_dir / 'server.log'}")
             time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -140,10 +141,17 @@ def server(data_dir: Path, port: int) -> Iterator[str]:
         log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 async def load(
-    client: httpx.AsyncClient, case: Case, workers: int, seconds: float
+    client: httpx.AsyncClient, case: Case, workers: int, seconds: float, pid: int
 ) -> dict[str, Any]:
-    """``workers`` request loops on ``case`` for ``seconds``: requests per second, latencies."""
+    """``workers`` request loops on ``case`` for ``seconds``: requests per second, latencies,
+    and the server's own CPU time per request (the client's is not in it)."""
+    cpu_before = cpu_seconds(pid)
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -160,8 +168,10 @@ async def load(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.perf_counter() - started
+    server_cpu = cpu_seconds(pid) - cpu_before
     latencies.sort()
     return {
+        "server_cpu_s": round(server_cpu, 4),
         "requests": len(latencies),
         "errors": errors,
         "seconds": round(elapsed, 3),
@@ -171,7 +181,9 @@ async def load(
     }
 
 
-async def measure(base: str, all_cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    base: str, pid: int, all_cases: list[Case], args: argparse.Namespace
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.workers, max_keepalive_connections=args.workers)
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
@@ -184,21 +196,23 @@ async def measure(base: str, all_cases: list[Case], args: argparse.Namespace) ->
             response = await client.get(case.path)
             if response.status_code != case.status:
                 raise RuntimeError(f"{case.name}: {response.status_code} {response.text}")
-            await load(client, case, args.workers, args.warmup)
+            await load(client, case, args.workers, args.warmup, pid)
         # Rounds interleave the cases, so other load on the box falls on each alike.
         rounds: dict[str, list[dict[str, Any]]] = {case.name: [] for case in all_cases}
         for _ in range(args.rounds):
             for case in all_cases:
                 seconds = args.seconds / args.rounds
                 rounds[case.name].append(
-                    await load(clients[case.name], case, args.workers, seconds)
+                    await load(clients[case.name], case, args.workers, seconds, pid)
                 )
     figures: dict[str, Any] = {}
     for name, runs in rounds.items():
         requests = sum(r["requests"] for r in runs)
         elapsed = sum(r["seconds"] for r in runs)
+        cpu = sum(r["server_cpu_s"] for r in runs)
         figures[name] = {
             "rps": round(requests / elapsed, 1),
+            "server_cpu_ms_per_request": round(cpu * 1000 / max(requests, 1), 3),
             "requests": requests,
             "errors": sum(r["errors"] for r in runs),
             "p50_ms": max(r["p50_ms"] for r in runs),
@@ -275,16 +289,24 @@ def main() -> None:
             ).items():
                 print(f"===== {name}: {report}")
             return
-        with server(data_dir, free_port()) as base:
-            figures = asyncio.run(measure(base, all_cases, args))
-    health = figures[all_cases[0].name]["rps"]
-    ratios = {name: round(health / f["rps"], 2) for name, f in figures.items()}
+        with server(data_dir, free_port()) as (base, pid):
+            figures = asyncio.run(measure(base, pid, all_cases, args))
+    baseline = figures[all_cases[0].name]
+    ratios = {name: round(baseline["rps"] / f["rps"], 2) for name, f in figures.items()}
+    cpu_ratios = {
+        name: round(f["server_cpu_ms_per_request"] / baseline["server_cpu_ms_per_request"], 2)
+        for name, f in figures.items()
+    }
     print(f"{args.workers} workers, {args.seconds:g} s per case, {os.cpu_count()} CPUs")
-    print(f"{'case':22} {'rps':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'case':22} {'rps':>8} {'ratio':>6} {'server ms/req':>14} {'ratio':>6}"
+        f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
     for name, f in figures.items():
         print(
-            f"{name:22} {f['rps']:>8.1f} {ratios[name]:>5.2f}x {f['p50_ms']:>8.2f}"
-            f" {f['p99_ms']:>8.2f} {f['errors']:>7}"
+            f"{name:22} {f['rps']:>8.1f} {ratios[name]:>5.2f}x"
+            f" {f['server_cpu_ms_per_request']:>14.3f} {cpu_ratios[name]:>5.2f}x"
+            f" {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f} {f['errors']:>7}"
         )
     result = {
         "workers": args.workers,
@@ -292,6 +314,9 @@ def main() -> None:
         "rounds": args.rounds,
         "figures": figures,
         "overhead_ratio": {name: r for name, r in ratios.items() if name != all_cases[0].name},
+        "server_cpu_ratio": {
+            name: r for name, r in cpu_ratios.items() if name != all_cases[0].name
+        },
         "target_ratio": 1.2,
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),

@@ -25,7 +25,7 @@ from vigil.settings import AuthSettings
 from vigil.store.access import AccessStore
 from vigil.store.audit import Actor, AuditLog
 from vigil.store.database import Database
-from vigil.store.models import User, UserSession
+from vigil.store.models import Org, User, UserSession
 from vigil.store.sessions import ApiKeyStore, SessionStore
 from vigil.store.users import UserStore
 from vigil.timeutil import now_ms
@@ -77,6 +77,7 @@ class AuthService:
         self._by_key: dict[str, _Cached] = {}
         self._by_user: dict[int, _Cached] = {}
         self._permissions: dict[int, tuple[float, dict[int, frozenset[Permission]]]] = {}
+        self._accounts: dict[int, tuple[float, User, Org]] = {}
 
     # Sign-in -------------------------------------------------------------------------
 
@@ -282,6 +283,17 @@ class AuthService:
             self._permissions[principal.user_id] = cached
         return cached[1]
 
+    async def account(self, principal: Principal) -> tuple[User, Org]:
+        """The caller's user and organisation rows, as cached with their sign-in."""
+        cached = self._accounts.get(principal.user_id)
+        if cached is None or cached[0] < time.monotonic():
+            found = await self.users.with_org(principal.user_id)
+            if found is None:
+                raise LookupError(f"user {principal.user_id} is gone")
+            cached = (time.monotonic() + CACHE_SECONDS, *found)
+            self._accounts[principal.user_id] = cached
+        return cached[1], cached[2]
+
     async def _principal_of(
         self,
         user: User,
@@ -290,6 +302,7 @@ class AuthService:
         key_id: int | None = None,
     ) -> Principal:
         org = await self.users.org(user.org_id)
+        self._accounts[user.id] = (time.monotonic() + CACHE_SECONDS, user, org)
         return Principal(
             user.id,
             user.org_id,
@@ -316,6 +329,7 @@ class AuthService:
                 del cache[hashed]
         self._by_user.pop(user_id, None)
         self._permissions.pop(user_id, None)
+        self._accounts.pop(user_id, None)
 
     def forget_access(self) -> None:
         """Grants, groups or cameras changed: everyone's camera rights are read again."""

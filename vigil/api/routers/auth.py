@@ -66,10 +66,10 @@ def clear_session_cookies(request: Request, response: Response, services: Servic
 
 
 async def me_out(services: Services, principal: Principal) -> MeOut:
-    found = await services.auth.users.with_org(principal.user_id)
-    if found is None or found[0].org_id != principal.org_id:
-        raise UserNotFound(principal.user_id)
-    user, org = found
+    try:
+        user, org = await services.auth.account(principal)
+    except LookupError:
+        raise UserNotFound(principal.user_id) from None
     return MeOut(
         id=user.id,
         username=user.username,
