@@ -78,6 +78,7 @@ class AuthService:
         self._by_user: dict[int, _Cached] = {}
         self._permissions: dict[int, tuple[float, dict[int, frozenset[Permission]]]] = {}
         self._accounts: dict[int, tuple[float, User, Org]] = {}
+        self.users.listen(self._stored)
 
     # Sign-in -------------------------------------------------------------------------
 
@@ -330,6 +331,16 @@ class AuthService:
         self._by_user.pop(user_id, None)
         self._permissions.pop(user_id, None)
         self._accounts.pop(user_id, None)
+
+    def _stored(self, kind: str, row_id: int) -> None:
+        """A user or organisation row changed (in this process): drop what depends on it."""
+        if kind == "user":
+            self.forget_user(row_id)
+            return
+        # An organisation changed (rare): forget every answer rather than pick through them.
+        for cache in (self._by_session, self._by_key, self._by_user, self._accounts):
+            cache.clear()
+        self._permissions.clear()
 
     def forget_access(self) -> None:
         """Grants, groups or cameras changed: everyone's camera rights are read again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -35,8 +36,19 @@ class SiteNotFound(Exception):
 
 
 class UserStore:
+    """Orgs, sites and users. Whoever caches what it stores (the auth service) listens for
+    changes: ``listen(callback)`` is told ``("user", id)`` or ``("org", id)`` after each."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._listeners: list[Callable[[str, int], None]] = []
+
+    def listen(self, callback: Callable[[str, int], None]) -> None:
+        self._listeners.append(callback)
+
+    def _changed(self, kind: str, row_id: int) -> None:
+        for callback in self._listeners:
+            callback(kind, row_id)
 
     # Organisations -------------------------------------------------------------------
 
@@ -82,6 +94,7 @@ class UserStore:
                     setattr(org, key, value)
         except IntegrityError:
             raise DuplicateName("organisation", str(changes.get("name"))) from None
+        self._changed("org", org_id)
         return org
 
     # Sites ---------------------------------------------------------------------------
@@ -225,6 +238,7 @@ class UserStore:
                 user.updated_at = now_ms()
         except IntegrityError:
             raise DuplicateName("user", str(changes.get("username"))) from None
+        self._changed("user", user_id)
         return user
 
     async def delete(self, org_id: int, user_id: int) -> User:
@@ -233,6 +247,7 @@ class UserStore:
             if user is None or user.org_id != org_id:
                 raise UserNotFound(user_id)
             await session.delete(user)
+        self._changed("user", user_id)
         return user
 
     async def admins(self, org_id: int) -> int:
@@ -262,6 +277,7 @@ class UserStore:
             )
             await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
             session.add_all(RecoveryCode(user_id=user_id, code_hash=h) for h in code_hashes)
+        self._changed("user", user_id)
 
     async def reset_mfa(self, user_id: int) -> None:
         async with self._db.write() as session:
@@ -276,6 +292,7 @@ class UserStore:
                 )
             )
             await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        self._changed("user", user_id)
 
     async def use_totp_step(self, user_id: int, step: int) -> bool:
         """Record ``step`` as used; False if it (or a later one) already was: a replay."""
@@ -350,7 +367,8 @@ class UserStore:
                 return None
             user.password_hash = password_hash
             user.updated_at = now_ms()
-            return user
+        self._changed("user", user.id)
+        return user
 
 
 def _lower(column: Any, value: str) -> Any:

@@ -90,14 +90,9 @@ async def update_org(
     body: OrgUpdate, principal: People, request: Request, services: ServicesDep
 ) -> OrgOut:
     """Rename the organisation or require two-factor sign-in (admins); at once for everyone."""
-    users = services.auth.users
-    before = await users.org(principal.org_id)
     changes = body.model_dump(exclude_unset=True)
-    org = await users.update_org(principal.org_id, changes)
-    if org.require_mfa != before.require_mfa:
-        # Who must enrol is part of every cached sign-in: drop them all for this org.
-        for user in await users.of_org(principal.org_id):
-            services.auth.forget_user(user.id)
+    # The store tells the auth service, which forgets cached sign-ins: at once for everyone.
+    org = await services.auth.users.update_org(principal.org_id, changes)
     await services.auth.audit.record(
         actor_of(request), "org.update", target=f"org:{org.id}", fields=sorted(changes), **changes
     )
