@@ -84,6 +84,17 @@ async def test_tampered_expired_and_misused_links_are_refused(
         assert _type(response) == "not-authenticated", why
         assert token not in response.text, why
 
+    # Forged and misused links are in the camera's organisation's log; expired ones (the
+    # normal end of a link) are not.
+    refusals = await services.auth.audit.query(TEST_ORG, AuditFilter(actions=["link.refused"]))
+    assert len(refusals) == len(refused) - 1
+    assert {e.outcome for e in refusals} == {"denied"}
+    assert {e.detail["reason"] for e in refusals} == {
+        "altered or malformed",
+        "used for something else",
+    }
+    assert all(e.user_id is None and e.ip for e in refusals)
+
     # A link opens media routes only: never the rest of the API.
     assert (await anonymous.get("/api/cameras", params={"token": good})).status_code == 401
     assert (

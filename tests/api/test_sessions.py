@@ -88,7 +88,9 @@ async def test_account_routes_are_for_sessions_not_keys(
 # CSRF ----------------------------------------------------------------------------------
 
 
-async def test_cookie_writes_need_the_csrf_token(client: httpx.AsyncClient) -> None:
+async def test_cookie_writes_need_the_csrf_token(
+    client: httpx.AsyncClient, services: Services
+) -> None:
     token = client.headers.pop("X-CSRF-Token")
     for headers in ({}, {"X-CSRF-Token": "wrong"}, {"X-CSRF-Token": ""}):
         for method in ("PATCH", "DELETE"):
@@ -107,6 +109,13 @@ async def test_cookie_writes_need_the_csrf_token(client: httpx.AsyncClient) -> N
     )
     assert response.status_code == 200
     assert response.json()["display_name"] == "Ada"
+    # Each refusal is in the admins' log: who, what they tried, why.
+    denied = await services.auth.audit.query(TEST_ORG, AuditFilter(actions=["access.denied"]))
+    assert len(denied) == 9
+    assert {(e.username, e.outcome, e.detail["reason"]) for e in denied} == {
+        ("admin", "denied", "csrf")
+    }
+    assert {e.detail["path"] for e in denied} == {"/api/me", "/api/me/sessions", "/api/me/keys"}
 
 
 async def test_api_keys_need_no_csrf_token(

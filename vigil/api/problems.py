@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
+from vigil.api.security import actor_of
 from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, NotAuthenticated
 from vigil.auth.passwords import WeakPassword
 from vigil.node.layout import UnsafePath
@@ -179,7 +180,22 @@ async def _not_authenticated(request: Request, exc: Exception) -> JSONResponse:
 
 async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Forbidden)
+    await _audit_denied(request, exc.slug)
     return problem(request, 403, exc.detail, slug=exc.slug)
+
+
+async def _audit_denied(request: Request, slug: str) -> None:
+    """Someone signed in tried what they may not: the admins' log shows it."""
+    if getattr(request.state, "principal", None) is None:
+        return
+    await request.app.state.services.auth.audit.record(
+        actor_of(request),
+        "access.denied",
+        outcome="denied",
+        reason=slug,
+        method=request.method,
+        path=request.url.path,
+    )
 
 
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:

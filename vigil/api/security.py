@@ -7,6 +7,7 @@ only, a signed link (``?token=…``) bound to one user and one camera or export.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -18,9 +19,10 @@ from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
 from vigil.auth.principal import Principal, Via
-from vigil.auth.tokens import BadSignature, MediaKind
+from vigil.auth.tokens import BadSignature, LinkExpired, MediaKind
 from vigil.store.audit import Actor
 from vigil.store.cameras import CameraNotFound
+from vigil.store.exports import ExportNotFound
 from vigil.store.models import Camera
 
 SESSION_COOKIE = "vigil_session"
@@ -78,6 +80,7 @@ async def _identify(
     if cookie:
         principal = await auth.session_principal(cookie)
         if principal is not None:
+            connection.state.principal = principal  # known, even if refused below
             if connection.scope["type"] == "websocket" and not _same_origin(connection):
                 raise Forbidden("A cookie-authenticated WebSocket must come from this site.")
             method = connection.scope.get("method", "GET")
@@ -96,21 +99,49 @@ async def _identify(
                 )
             return principal
     token = connection.query_params.get(LINK_PARAM) if link is not None else None
-    if token:
+    if token and link is not None:
         try:
             grant = auth.signer.verify(token)
+        except LinkExpired:
+            # The normal end of a link (a player left open): not worth an audit entry.
+            raise NotAuthenticated("The link has expired; ask for a new one.") from None
         except (BadSignature, ValueError):
+            await _refused(connection, services, link, "altered or malformed")
             raise NotAuthenticated(
                 "The link is invalid or has expired; ask for a new one."
             ) from None
         target = _link_target(connection, link)
         if grant.kind is not link or grant.target != target:
+            await _refused(connection, services, link, "used for something else")
             raise NotAuthenticated("The link is for something else.")
         principal = await auth.user_principal(grant.user_id, Via.LINK)
         if principal is None:
             raise NotAuthenticated("The link's user no longer exists or is disabled.")
         return principal
     return None
+
+
+async def _refused(
+    connection: HTTPConnection, services: Services, link: MediaKind, reason: str
+) -> None:
+    """A link someone tampered with or misused: recorded in the log of the organisation
+    whose camera or export the path names (the link's own claims cannot be trusted)."""
+    target = _link_target(connection, link)
+    org_id = None
+    with contextlib.suppress(CameraNotFound, ExportNotFound):
+        if target is not None and link is MediaKind.EXPORT:
+            org_id = (await services.exports.store.get(target)).org_id
+        elif target is not None:
+            org_id = (await services.cameras.store.get(target)).org_id
+    actor = services.auth.actor(None, client_ip(connection), connection.headers.get("user-agent"))
+    await services.auth.audit.record(
+        actor,
+        "link.refused",
+        outcome="denied",
+        org_id=org_id,
+        reason=reason,
+        path=connection.url.path,
+    )
 
 
 def _same_origin(connection: HTTPConnection) -> bool:

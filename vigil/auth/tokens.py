@@ -47,6 +47,14 @@ class BadSignature(Exception):
     """The link is malformed, tampered with or expired."""
 
 
+class LinkExpired(BadSignature):
+    """A genuine link whose time is up."""
+
+    def __init__(self, grant: MediaGrant) -> None:
+        super().__init__("expired")
+        self.grant = grant
+
+
 class MediaSigner:
     """Signs and checks media links: HMAC-SHA256 over user, kind, target and expiry.
 
@@ -72,7 +80,7 @@ class MediaSigner:
         user, kind, target, expires = payload.split(".")
         grant = MediaGrant(int(user), MediaKind(kind), int(target), int(expires))
         if grant.expires_s < (time.time() if now is None else now):
-            raise BadSignature("expired")
+            raise LinkExpired(grant)
         return grant
 
     def _mac(self, payload: str) -> str:
