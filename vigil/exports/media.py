@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,9 @@ class UnreadableMedia(Exception):
 
 
 def keyframe_at_or_before(path: Path, offset_ms: int) -> int:
-    """The offset (ms from the file's start) of the last keyframe at or before ``offset_ms``."""
+    """The offset (ms from the file's start, rounded down) of the last keyframe at or before
+    ``offset_ms``. Rounded down: a 90 kHz camera clock puts keyframes a tick past the
+    millisecond (1.000011 s), so "1000" means "the keyframe in [1.000, 1.001)"."""
     best = 0
     try:
         with av.open(str(path)) as container:
@@ -22,7 +25,7 @@ def keyframe_at_or_before(path: Path, offset_ms: int) -> int:
             for packet in container.demux(video):
                 if packet.pts is None or not packet.is_keyframe:
                     continue
-                at = round(float(packet.pts * video.time_base) * 1000)
+                at = math.floor(packet.pts * video.time_base * 1000)
                 if at > offset_ms:
                     break
                 best = at
