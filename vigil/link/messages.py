@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DetectConfig(Message):
+    """The small raw frames a camera's ffmpeg hands detection: rate, size, which stream."""
+
+    fps: int = Field(5, ge=1, le=30)
+    width: int = Field(320, ge=16, le=3840)
+    height: int = Field(180, ge=16, le=2160)
+    prefer_sub: bool = True  # decode the sub stream, when the camera has one, not the main
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        # yuv420p halves both dimensions for its colour planes.
+        if value % 2:
+            raise ValueError("must be even")
+        return value
 
 
 class CameraConfig(Message):
@@ -26,6 +43,7 @@ class CameraConfig(Message):
     segment_seconds: float = 10.0
     retention_days: float | None = None
     retention_max_bytes: int | None = None
+    detect: DetectConfig | None = None  # None: no frames for detection (nothing decoded)
 
     def __repr__(self) -> str:
         return f"CameraConfig(id={self.id}, name={self.name!r})"

@@ -62,6 +62,11 @@ def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     return text
 
 
+def detect_from_sub(camera: CameraConfig) -> bool:
+    """Whether detection decodes the camera's sub stream (a second input) over its main one."""
+    return camera.detect is not None and camera.detect.prefer_sub and bool(camera.sub_url)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordArgs:
     ffmpeg: str
@@ -76,17 +81,13 @@ class RecordArgs:
         *,
         record: bool = True,
         live_fd: int | None = None,
+        detect_fd: int | None = None,
     ) -> list[str]:
         """ffmpeg reads the camera once; with ``record`` it writes segments into ``incoming``
         and their names (CSV) to stdout; with ``live_fd`` it also writes fragmented MP4 for
-        live view to that inherited pipe."""
+        live view to that inherited pipe; with ``detect_fd`` (and ``camera.detect``) it also
+        writes small raw yuv420p frames for detection there (see :func:`detect_from_sub`)."""
         url = url_with_credentials(camera.main_url, camera.username, camera.password)
-        scheme = urlsplit(camera.main_url).scheme.lower()
-        timeout_us = str(int(self.timeout_seconds * 1_000_000))
-        if scheme in ("rtsp", "rtsps"):
-            source = ["-rtsp_transport", self.rtsp_transport, "-timeout", timeout_us]
-        else:
-            source = ["-rw_timeout", timeout_us, "-reconnect", "0"]
         audio = ["-c:a", "aac", "-b:a", "64k"] if self.transcode_audio else ["-c:a", "copy"]
         streams = ["-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", *audio]
         args = [
@@ -96,15 +97,37 @@ class RecordArgs:
             "-nostats",
             "-progress", "pipe:2",
             "-stats_period", "1",
-            *source,
+            *self._source(camera.main_url),
             "-fflags", "+genpts",
             "-i", url,
         ]  # fmt: skip
+        detect = camera.detect if detect_fd is not None else None
+        if detect is not None and detect_from_sub(camera):
+            assert camera.sub_url is not None
+            sub = url_with_credentials(camera.sub_url, camera.username, camera.password)
+            args += [*self._source(camera.sub_url), "-fflags", "+genpts", "-i", sub]
         if record:
             args += [*streams, *self._segments(camera, incoming)]
         if live_fd is not None:
             args += [*streams, *LIVE_OUTPUT, f"pipe:{live_fd}"]
+        if detect is not None:
+            # Only this output decodes; the recording and live outputs above stay stream copy.
+            video = "1:v:0" if detect_from_sub(camera) else "0:v:0"
+            args += [
+                "-map", video,
+                "-vf", f"fps={detect.fps},scale={detect.width}:{detect.height}",
+                "-pix_fmt", "yuv420p",
+                "-f", "rawvideo",
+                f"pipe:{detect_fd}",
+            ]  # fmt: skip
         return args
+
+    def _source(self, url: str) -> list[str]:
+        """Input options for one camera stream: transport and timeouts by its scheme."""
+        timeout_us = str(int(self.timeout_seconds * 1_000_000))
+        if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+            return ["-rtsp_transport", self.rtsp_transport, "-timeout", timeout_us]
+        return ["-rw_timeout", timeout_us, "-reconnect", "0"]
 
     @staticmethod
     def _segments(camera: CameraConfig, incoming: Path) -> list[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
 from vigil.link.protocol import AppSide, LinkUnavailable
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.node.detect_stream import DetectStream
+from vigil.node.ffmpeg import detect_from_sub, find_ffmpeg
 from vigil.node.layout import RecordingsLayout, remove_segment_file
 from vigil.node.live import LiveStream
 from vigil.node.outbox import Outbox
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 
 # Changing any of these restarts the camera's ffmpeg; other fields apply in place.
 _RESTART_FIELDS = ("main_url", "username", "password", "segment_seconds", "enabled", "recording")
+
+
+def _same_detect(old: CameraConfig, new: CameraConfig) -> bool:
+    """Whether the detect output of the camera's ffmpeg stays as it is."""
+    if old.detect != new.detect:
+        return False
+    # Detection reading the sub stream: the recording ffmpeg has it as its second input.
+    return not detect_from_sub(new) or old.sub_url == new.sub_url
 
 
 class MediaNode:
@@ -53,6 +62,7 @@ class MediaNode:
         self._recorders: dict[int, CameraRecorder] = {}
         self._live: dict[int, LiveStream] = {}
         self._subs: dict[int, SubStream] = {}
+        self._detect: dict[int, DetectStream] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -81,6 +91,9 @@ class MediaNode:
         for live in self._live.values():
             live.close()
         self._live.clear()
+        for detect in self._detect.values():
+            detect.close()
+        self._detect.clear()
         subs = list(self._subs.values())
         self._subs.clear()
         await asyncio.gather(*(sub.close() for sub in subs))
@@ -106,6 +119,8 @@ class MediaNode:
                 getattr(old, f) == getattr(config, f) for f in _RESTART_FIELDS
             )
             sub_same = same and old is not None and old.sub_url == config.sub_url
+            if old is not None and not _same_detect(old, config):
+                same = False
             sub = self._subs.get(config.id)
             if sub is not None and not sub_same:
                 del self._subs[config.id]
@@ -120,11 +135,12 @@ class MediaNode:
             # An enabled camera's ffmpeg runs for live view even when it does not record.
             if config.enabled:
                 live = self._live.setdefault(config.id, LiveStream(config.id))
-                recorder = self._new_recorder(config, live)
+                recorder = self._new_recorder(config, live, self._detect_stream(config))
                 self._recorders[config.id] = recorder
                 recorder.start()
             else:
                 self._close_live(config.id)
+                self._close_detect(config.id)
                 await self.status_changed(
                     CameraStatus(
                         camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
@@ -138,6 +154,7 @@ class MediaNode:
         if recorder is not None:
             await recorder.stop()
         self._close_live(camera_id)
+        self._close_detect(camera_id)
         sub = self._subs.pop(camera_id, None)
         if sub is not None:
             await sub.close()
@@ -155,6 +172,10 @@ class MediaNode:
                 self._subs[camera_id] = SubStream(config, self._live_only_recorder)
             return self._subs[camera_id].stream
         return self._live.get(camera_id)
+
+    def detect_frames(self, camera_id: int) -> DetectStream | None:
+        """The camera's frames for detection; None unless it is enabled with detection on."""
+        return self._detect.get(camera_id)
 
     def recording_file(self, path: str) -> Path:
         return self.layout.path(path)
@@ -195,13 +216,32 @@ class MediaNode:
             except Exception:
                 log.exception("retention pass failed")
 
-    def _new_recorder(self, config: CameraConfig, live: LiveStream | None = None) -> CameraRecorder:
-        return CameraRecorder(config, self.layout, self.ffmpeg, self._settings, self, live=live)
+    def _new_recorder(
+        self,
+        config: CameraConfig,
+        live: LiveStream | None = None,
+        detect: DetectStream | None = None,
+    ) -> CameraRecorder:
+        return CameraRecorder(
+            config, self.layout, self.ffmpeg, self._settings, self, live=live, detect=detect
+        )
+
+    def _detect_stream(self, config: CameraConfig) -> DetectStream | None:
+        """The stream a restarted recorder feeds: subscribers stay across ffmpeg restarts."""
+        if config.detect is None:
+            self._close_detect(config.id)
+            return None
+        return self._detect.setdefault(config.id, DetectStream(config.id))
 
     def _live_only_recorder(self, config: CameraConfig, live: LiveStream) -> CameraRecorder:
         return CameraRecorder(
             config, self.layout, self.ffmpeg, self._settings, UNREPORTED, live=live
         )
+
+    def _close_detect(self, camera_id: int) -> None:
+        detect = self._detect.pop(camera_id, None)
+        if detect is not None:
+            detect.close()
 
     def _close_live(self, camera_id: int) -> None:
         live = self._live.pop(camera_id, None)

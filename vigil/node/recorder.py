@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Protocol
 
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.node.detect_stream import DetectPipe, DetectStream
 from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, explain_exit
-from vigil.node.ffmpeg import RecordArgs, scrub
+from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
 from vigil.node.layout import RecordingsLayout, segment_key
 from vigil.node.live import LivePipe, LiveStream
 from vigil.node.mp4 import repair_fragmented
@@ -67,10 +68,16 @@ class CameraRecorder:
         sink: RecorderSink,
         clock: Callable[[], float] = time.monotonic,
         live: LiveStream | None = None,
+        detect: DetectStream | None = None,
     ) -> None:
-        """Records ``config`` if its ``recording`` is on; feeds ``live`` from the same ffmpeg."""
+        """Records ``config`` if its ``recording`` is on; feeds ``live``, and ``detect`` when
+        ``config.detect`` is set, from the same ffmpeg."""
         self.config = config
         self._live = live
+        self._detect = detect
+        # A sub stream that fails holds up recording in the same ffmpeg: detection then
+        # decodes the main stream, until a run doing that fails too (the camera is down).
+        self._sub_failed = False
         self._layout = layout
         self._settings = settings
         self._sink = sink
@@ -155,11 +162,16 @@ class CameraRecorder:
         self._last_progress = self._clock()
         await self._set_status(state=CameraState.CONNECTING)
         pipe = LivePipe() if self._live is not None else None
+        config = self._run_config()
+        detect = config.detect if self._detect is not None else None
+        detect_pipe = DetectPipe() if detect is not None else None
+        pipes = [p for p in (pipe, detect_pipe) if p is not None]
         args = self._args.build(
-            self.config,
+            config,
             self._incoming,
             record=self.config.recording,
             live_fd=pipe.write_fd if pipe is not None else None,
+            detect_fd=detect_pipe.write_fd if detect_pipe is not None else None,
         )
         try:
             self._proc = proc = await asyncio.create_subprocess_exec(
@@ -169,20 +181,22 @@ class CameraRecorder:
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
-                pass_fds=(pipe.write_fd,) if pipe is not None else (),
+                pass_fds=tuple(p.write_fd for p in pipes),
             )
         except BaseException:
-            if pipe is not None:
-                pipe.close()
+            for p in pipes:
+                p.close()
             raise
         finally:
-            if pipe is not None:
-                pipe.close_write_end()  # only ffmpeg writes: its exit is our end of file
+            for p in pipes:
+                p.close_write_end()  # only ffmpeg writes: its exit is our end of file
         assert proc.stdout is not None
         assert proc.stderr is not None
         outputs = [self._read_segments(proc.stdout), self._read_progress(proc.stderr)]
         if pipe is not None and self._live is not None:
             outputs.append(pipe.feed(self._live))
+        if detect_pipe is not None and self._detect is not None and detect is not None:
+            outputs.append(detect_pipe.feed(self._detect, detect))
         readers = asyncio.gather(*outputs)
         watchdog = asyncio.create_task(self._watch(proc))
         try:
@@ -196,8 +210,8 @@ class CameraRecorder:
                 proc.kill()
                 await proc.wait()
             self._proc = None
-            if pipe is not None:
-                pipe.close()
+            for p in pipes:
+                p.close()
         reason = explain_exit(list(self._errors), proc.returncode)
         if reason == AUDIO_NEEDS_TRANSCODE:
             self._args = RecordArgs(
@@ -206,7 +220,24 @@ class CameraRecorder:
             reason = "the camera's audio codec cannot go into MP4; audio will be converted to AAC"
         if self._stalled:
             reason = f"no data from the camera for {self._settings.stall_timeout_seconds:g} s"
+        if detect is not None and (self._stalled or not self._streamed):
+            self._sub_failed = detect_from_sub(config)
+            if self._sub_failed:
+                log.warning(
+                    "camera %s: detection decodes the main stream from now on: the run that "
+                    "read the sub stream too failed (%s)",
+                    self.config.id,
+                    reason,
+                )
         return reason
+
+    def _run_config(self) -> CameraConfig:
+        """The camera's config for the next run: detection off the sub stream if it failed."""
+        detect = self.config.detect
+        if detect is None or not self._sub_failed:
+            return self.config
+        update = {"detect": detect.model_copy(update={"prefer_sub": False})}
+        return self.config.model_copy(update=update)
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         """Stop ffmpeg when asked to, or when the stream has stalled."""
