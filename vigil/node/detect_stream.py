@@ -19,10 +19,7 @@ clock runs slow), the anchor moves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -35,8 +32,6 @@ from vigil.link.messages import DetectConfig
 
 log = logging.getLogger(__name__)
 
-# Room for a dozen 320x180 frames while the event loop is busy elsewhere.
-_PIPE_BYTES = 1024 * 1024
 # Frames a subscriber may have waiting before the oldest is dropped.
 QUEUE_FRAMES = 10
 # The anchor moves when frames arrive late by more than this, several in a row.
@@ -179,38 +174,3 @@ class DetectStream:
             self.latest = frame
             for queue in list(self._queues):
                 queue.push(frame)
-
-
-class DetectPipe:
-    """The pipe one ffmpeg run writes detection frames into; the node reads the other end."""
-
-    def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe()  # neither is inherited unless passed
-        with contextlib.suppress(OSError):  # above the system's limit, the default stays
-            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self._read_open = self._write_open = True
-
-    def close_write_end(self) -> None:
-        """Once ffmpeg holds its copy: its exit then reads as end of file."""
-        if self._write_open:
-            self._write_open = False
-            os.close(self.write_fd)
-
-    def close(self) -> None:
-        self.close_write_end()
-        if self._read_open:
-            self._read_open = False
-            os.close(self.read_fd)
-
-    async def feed(self, stream: DetectStream, config: DetectConfig) -> None:
-        """Hand every frame written into the pipe to ``stream`` until ffmpeg closes it."""
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_PIPE_BYTES)
-        self._read_open = False  # the transport owns it now
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.read_fd, "rb", 0)
-        )
-        try:
-            await stream.consume(reader, config)
-        finally:
-            transport.close()

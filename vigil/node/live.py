@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import struct
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -27,8 +25,6 @@ log = logging.getLogger(__name__)
 
 # No box of a live stream comes near this; a bigger size means the stream is corrupt.
 _MAX_BOX = 64 * 1024 * 1024
-# Room for a second or two of a high-bitrate camera while the event loop is busy elsewhere.
-_PIPE_BYTES = 1024 * 1024
 # A GOP longer than this (bytes) is not cached: late joiners wait for the next keyframe.
 _MAX_GOP_BYTES = 16 * 1024 * 1024
 
@@ -314,38 +310,3 @@ async def _read_box(reader: asyncio.StreamReader) -> tuple[str, bytes]:
     if size < len(header) or size > _MAX_BOX:
         raise MalformedMp4(f"box {kind!r} of {size} bytes")
     return kind.decode("latin-1"), header + await reader.readexactly(size - len(header))
-
-
-class LivePipe:
-    """The pipe one ffmpeg run writes live media into; the node reads the other end."""
-
-    def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe()  # neither is inherited unless passed
-        with contextlib.suppress(OSError):  # above the system's limit, the default stays
-            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self._read_open = self._write_open = True
-
-    def close_write_end(self) -> None:
-        """Once ffmpeg holds its copy: its exit then reads as end of file."""
-        if self._write_open:
-            self._write_open = False
-            os.close(self.write_fd)
-
-    def close(self) -> None:
-        self.close_write_end()
-        if self._read_open:
-            self._read_open = False
-            os.close(self.read_fd)
-
-    async def feed(self, stream: LiveStream) -> None:
-        """Hand everything written into the pipe to ``stream`` until ffmpeg closes it."""
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_PIPE_BYTES)
-        self._read_open = False  # the transport owns it now
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.read_fd, "rb", 0)
-        )
-        try:
-            await stream.consume(reader)
-        finally:
-            transport.close()

@@ -12,23 +12,25 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import logging
 import os
 import re
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
-from vigil.node.detect_stream import DetectPipe, DetectStream
+from vigil.node.detect_stream import DetectStream
 from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, explain_exit
 from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
 from vigil.node.layout import RecordingsLayout, segment_key
-from vigil.node.live import LivePipe, LiveStream
+from vigil.node.live import LiveStream
 from vigil.node.mp4 import repair_fragmented
+from vigil.node.pipes import OutputPipe
 from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
 from vigil.settings import NodeSettings
 from vigil.timeutil import now_ms
@@ -161,10 +163,10 @@ class CameraRecorder:
         self._errors.clear()
         self._last_progress = self._clock()
         await self._set_status(state=CameraState.CONNECTING)
-        pipe = LivePipe() if self._live is not None else None
+        pipe = OutputPipe() if self._live is not None else None
         config = self._run_config()
         detect = config.detect if self._detect is not None else None
-        detect_pipe = DetectPipe() if detect is not None else None
+        detect_pipe = OutputPipe() if detect is not None else None
         pipes = [p for p in (pipe, detect_pipe) if p is not None]
         args = self._args.build(
             config,
@@ -194,9 +196,11 @@ class CameraRecorder:
         assert proc.stderr is not None
         outputs = [self._read_segments(proc.stdout), self._read_progress(proc.stderr)]
         if pipe is not None and self._live is not None:
-            outputs.append(pipe.feed(self._live))
+            outputs.append(_feed(pipe, self._live.consume))
         if detect_pipe is not None and self._detect is not None and detect is not None:
-            outputs.append(detect_pipe.feed(self._detect, detect))
+            outputs.append(
+                _feed(detect_pipe, functools.partial(self._detect.consume, config=detect))
+            )
         readers = asyncio.gather(*outputs)
         watchdog = asyncio.create_task(self._watch(proc))
         try:
@@ -429,3 +433,11 @@ def _probe_or_none(path: Path) -> SegmentInfo | None:
         return probe_segment(path)
     except UnreadableSegment:
         return None
+
+
+async def _feed(
+    pipe: OutputPipe, consume: Callable[[asyncio.StreamReader], Awaitable[None]]
+) -> None:
+    """Hand what ffmpeg writes into ``pipe`` to ``consume`` until ffmpeg closes it."""
+    async with pipe.reader() as reader:
+        await consume(reader)
