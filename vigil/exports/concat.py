@@ -42,10 +42,10 @@ def concat_script(pieces: Sequence[Piece], first_ms: int, end_ms: int) -> str:
         inpoint = max(first_ms - piece.start_ms, 0) if index == 0 else 0
         lines.append(f"file {_quoted(piece.name)}")
         if inpoint:
-            # Keyframe times are rounded down to the millisecond; half a millisecond more
-            # keeps the inpoint at or after the keyframe, so the demuxer's seek lands on it
-            # and not on the keyframe before (a whole second more of video).
-            lines.append(f"inpoint {(inpoint + 0.5) / 1000:.4f}")
+            # Keyframe times are rounded down to the millisecond (0.9947 s is 994): one
+            # millisecond more keeps the inpoint at or after the keyframe, so the demuxer's
+            # seek lands on it and not on the keyframe before (a second more of video).
+            lines.append(f"inpoint {_seconds(inpoint + 1)}")
         nxt = pieces[index + 1] if index + 1 < len(pieces) else None
         stop = min(piece.end_ms, end_ms, nxt.start_ms if nxt else end_ms)
         if nxt is not None or stop < piece.end_ms:
