@@ -6,10 +6,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from vigil import __version__
 from vigil.auth.service import AuthService
 from vigil.cameras.service import CameraService
 from vigil.exports.service import ExportService
 from vigil.link.local import LocalLink
+from vigil.mqtt.bridge import MqttBridge
+from vigil.mqtt.publisher import Command, MqttPublisher
 from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.node import MediaNode
 from vigil.nodes.registry import NodeRegistry
@@ -38,6 +41,7 @@ class Services:
     exports: ExportService
     auth: AuthService
     playback: Playback = field(default_factory=Playback)
+    mqtt: MqttPublisher | None = None
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -87,10 +91,31 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)
-    return Services(settings, db, cameras, segments, registry, node, exports, auth)
+    services = Services(settings, db, cameras, segments, registry, node, exports, auth)
+    if settings.mqtt.enabled:
+        services.mqtt = await start_mqtt(services)
+    return services
+
+
+async def start_mqtt(services: Services) -> MqttPublisher:
+    """Publish cameras, their status and recording switch; the broker may come later."""
+
+    async def on_command(command: Command) -> bool | None:
+        return await bridge.command(command)
+
+    publisher = MqttPublisher(services.settings.mqtt, on_command, sw_version=__version__)
+    bridge = MqttBridge(publisher, services.cameras, services.nodes, services.auth.audit)
+    services.cameras.on_change = bridge.announce
+    services.nodes.on_status = bridge.status_changed
+    await bridge.announce()
+    # Only starts a task: connecting (and reconnecting) happens in the background.
+    await publisher.start()
+    return publisher
 
 
 async def stop_services(services: Services) -> None:
+    if services.mqtt is not None:
+        await services.mqtt.stop()  # first, so "offline" goes out while all else still runs
     await services.exports.stop()
     if services.node is not None:
         await services.node.stop()

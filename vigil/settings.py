@@ -14,6 +14,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vigil.mqtt.settings import MqttSettings
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -102,6 +104,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     cameras: CameraDefaults = CameraDefaults()
     auth: AuthSettings = AuthSettings()
+    mqtt: MqttSettings = MqttSettings()
 
     @classmethod
     def settings_customise_sources(

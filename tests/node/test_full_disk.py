@@ -35,6 +35,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
+# A disk filling up is the node's business; the database (SQLite here) plays no part.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_full_disk_is_reported_and_the_floor_makes_room(
     settings: Settings, small_disk: Path, sim: SimulatedCameras
 ) -> None:

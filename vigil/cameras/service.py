@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vigil.nodes.registry import NodeRegistry
 from vigil.store.cameras import CameraFields, CameraStore
 from vigil.store.models import Camera
+
+log = logging.getLogger(__name__)
 
 
 class CameraService:
@@ -19,17 +23,21 @@ class CameraService:
         self.store = store
         self._nodes = nodes
         self._default_node = default_node
+        # Told after a camera is added, changed or deleted (e.g. to re-announce cameras).
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     async def create(self, fields: CameraFields, org_id: int) -> Camera:
         node = self._nodes.node(self._default_node)  # UnknownNode before anything is stored
         camera = await self.store.create(fields, node=self._default_node, org_id=org_id)
         await node.apply_camera(self.store.config(camera))
+        await self._changed()
         return camera
 
     async def update(self, camera_id: int, changes: dict[str, Any]) -> Camera:
         node = self._nodes.node((await self.store.get(camera_id)).node)
         camera = await self.store.update(camera_id, changes)
         await node.apply_camera(self.store.config(camera))
+        await self._changed()
         return camera
 
     async def delete(self, camera_id: int) -> None:
@@ -37,3 +45,13 @@ class CameraService:
         camera = await self.store.delete(camera_id)
         await self._nodes.node(camera.node).remove_camera(camera_id, delete_footage=True)
         self._nodes.forget(camera_id)  # after the node's last report on it
+        await self._changed()
+
+    async def _changed(self) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change()
+        except Exception:
+            # The change is stored and applied: a failing listener must not fail the caller.
+            log.exception("camera change listener failed")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.mqtt.topics import OFF, OFFLINE, ON, ONLINE, SWITCHES, Topics, slug
+from vigil.mqtt.topics import OFF, OFFLINE, ON, ONLINE, SWITCHES, Switch, Topics, slug
 
 MANUFACTURER = "Vigil"
 
@@ -24,10 +24,14 @@ class CameraDevice:
     labels: tuple[str, ...] = ("person",)
     model: str = "IP camera"
     id: str = ""  # a stable identifier (e.g. the camera's id); the name's slug if empty
+    key: str = ""  # the topic level where names may collide (e.g. "3 Front door"); else the name
+    motion: bool = True  # announce the motion sensor
+    switches: tuple[Switch, ...] = SWITCHES
+    status: bool = False  # announce a sensor for the camera's connection state
 
     @property
     def slug(self) -> str:
-        return slug(self.name)
+        return slug(self.key or self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +88,25 @@ def camera_messages(
             f"{discovery_prefix}/{component}/{node}/{object_id}/config", payload
         )
 
-    messages = [
-        config(
-            "binary_sensor",
-            "motion",
-            name="Motion",
-            state_topic=topics.motion(cam),
-            device_class="motion",
-            payload_on=ON,
-            payload_off=OFF,
+    messages = []
+    if camera.motion:
+        messages.append(
+            config(
+                "binary_sensor",
+                "motion",
+                name="Motion",
+                state_topic=topics.motion(cam),
+                device_class="motion",
+                payload_on=ON,
+                payload_off=OFF,
+            )
         )
-    ]
+    if camera.status:
+        messages.append(
+            config(
+                "sensor", "status", name="Status", state_topic=topics.status(cam), icon="mdi:cctv"
+            )
+        )
     for label in camera.labels:
         title = label.capitalize()
         messages.append(
@@ -115,7 +127,7 @@ def camera_messages(
                 topic=topics.snapshot(cam, label),
             )
         )
-    for what in SWITCHES:
+    for what in camera.switches:
         messages.append(
             config(
                 "switch",

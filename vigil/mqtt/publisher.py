@@ -19,7 +19,7 @@ import aiomqtt
 
 from vigil.mqtt.discovery import CameraDevice, DiscoveryMessage, discovery_messages
 from vigil.mqtt.settings import MqttSettings
-from vigil.mqtt.topics import OFF, OFFLINE, ON, ONLINE, Switch, Topics, slug
+from vigil.mqtt.topics import OFF, OFFLINE, ON, ONLINE, SWITCHES, Switch, Topics, slug
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,12 @@ class MqttPublisher:
     def publish_switch(self, camera: str, what: Switch, on: bool) -> None:
         """The state of a camera's detection or recording switch."""
         self._put(self.topics.state(slug(camera), what), ON if on else OFF, retain=True)
+
+    def forget(self, camera: str) -> None:
+        """Clear a camera's retained status and switch states (it was renamed or deleted)."""
+        cam = slug(camera)
+        for topic in (self.topics.status(cam), *(self.topics.state(cam, s) for s in SWITCHES)):
+            self._put(topic, b"", retain=True)
 
     def announce(self, cameras: Iterable[CameraDevice]) -> None:
         """Set the cameras Home Assistant discovers; sent now and on every (re)connection.

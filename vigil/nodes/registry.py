@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from vigil.link.messages import (
     CameraConfig,
@@ -32,6 +33,8 @@ class NodeRegistry:
         self._segments = segments
         self._nodes: dict[str, NodeSide] = {}
         self._status: dict[int, CameraStatus] = {}
+        # Told when a camera's state changes (not on every report), e.g. to publish it.
+        self.on_status: Callable[[int, CameraState], Awaitable[None]] | None = None
 
     # -- nodes, as the application server uses them
     def attach(self, name: str, node: NodeSide) -> None:
@@ -82,6 +85,12 @@ class NodeRegistry:
                 status.state.value,
                 f" ({status.last_error})" if status.last_error else "",
             )
+            if self.on_status is not None:
+                try:
+                    await self.on_status(status.camera_id, status.state)
+                except Exception:
+                    # The node's report is taken either way; a listener's failure is ours.
+                    log.exception("camera status listener failed")
 
     async def indexed_paths(self, node: str, camera_id: int) -> set[str]:
         return await self._segments.paths(node, camera_id)
