@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import AddCamera, Footage
+from tests.api.conftest import AddCamera, Footage, unsigned
 from tests.conftest import Seed
 from vigil.settings import Settings
 from vigil.timeutil import iso, now_ms
@@ -66,7 +66,7 @@ async def test_times_in_every_accepted_form(client: httpx.AsyncClient, footage: 
     ]
     for params, answer in zip(forms, answers, strict=True):
         assert (answer["start"], answer["end"]) == (iso(start), iso(end)), params
-        assert answer == answers[0]
+        assert unsigned(answer) == unsigned(answers[0])
     assert len(answers[0]["segments"]) == 3
 
 
@@ -109,11 +109,6 @@ async def test_bad_ranges_are_refused(client: httpx.AsyncClient, footage: Footag
         [error] = response.json()["errors"]
         assert error["location"] == location
         assert words in error["detail"]
-
-
-def unsigned(segment: dict[str, object]) -> dict[str, object]:
-    """The segment without its download link's signature, which names its expiry second."""
-    return {**segment, "url": str(segment["url"]).split("?token=")[0]}
 
 
 async def test_segment_metadata_and_download(
