@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from vigil import __version__
 from vigil.auth.service import AuthService
 from vigil.cameras.service import CameraService
+from vigil.events.service import EventService
 from vigil.exports.service import ExportService
 from vigil.link.local import LocalLink
 from vigil.mqtt.bridge import MqttBridge
@@ -21,6 +22,7 @@ from vigil.secrets import SecretBox
 from vigil.settings import Settings
 from vigil.store.cameras import CameraStore
 from vigil.store.database import Database
+from vigil.store.events import EventStore
 from vigil.store.exports import ExportStore
 from vigil.store.migrate import upgrade
 from vigil.store.segments import SegmentIndex
@@ -40,8 +42,10 @@ class Services:
     node: MediaNode | None
     exports: ExportService
     auth: AuthService
+    events: EventService
     playback: Playback = field(default_factory=Playback)
     mqtt: MqttPublisher | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -70,6 +74,8 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     store = CameraStore(db, box)
     registry = NodeRegistry(store, segments)
     cameras = CameraService(store, registry, default_node=settings.node.name)
+    events = EventService(EventStore(db), registry, store)
+    registry.events = events  # before the node starts: it reports what it left pending
     node = None
     if with_node:
         node = MediaNode(
@@ -91,22 +97,31 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)
-    services = Services(settings, db, cameras, segments, registry, node, exports, auth)
+    services = Services(settings, db, cameras, segments, registry, node, exports, auth, events)
+    services.tasks.append(
+        asyncio.create_task(
+            events.run_expiry(settings.retention.interval_seconds), name="event-retention"
+        )
+    )
     if settings.mqtt.enabled:
         services.mqtt = await start_mqtt(services)
     return services
 
 
 async def start_mqtt(services: Services) -> MqttPublisher:
-    """Publish cameras, their status and recording switch; the broker may come later."""
+    """Publish cameras, their status, switches, events and activity; the broker may come later."""
 
     async def on_command(command: Command) -> bool | None:
         return await bridge.command(command)
 
     publisher = MqttPublisher(services.settings.mqtt, on_command, sw_version=__version__)
-    bridge = MqttBridge(publisher, services.cameras, services.nodes, services.auth.audit)
+    bridge = MqttBridge(
+        publisher, services.cameras, services.nodes, services.auth.audit, services.events
+    )
     services.cameras.on_change = bridge.announce
     services.nodes.on_status = bridge.status_changed
+    services.events.listeners.append(bridge.relay.event_changed)
+    services.events.activity_listeners.append(bridge.activity)
     await bridge.announce()
     # Only starts a task: connecting (and reconnecting) happens in the background.
     await publisher.start()
@@ -114,6 +129,9 @@ async def start_mqtt(services: Services) -> MqttPublisher:
 
 
 async def stop_services(services: Services) -> None:
+    for task in services.tasks:
+        task.cancel()
+    await asyncio.gather(*services.tasks, return_exceptions=True)
     if services.mqtt is not None:
         await services.mqtt.stop()  # first, so "offline" goes out while all else still runs
     await services.exports.stop()

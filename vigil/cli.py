@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -101,12 +101,16 @@ def sim(
     audio: Annotated[bool, typer.Option("--audio/--no-audio")] = True,
     control_port: Annotated[int | None, typer.Option(help="HTTP control port")] = None,
     auth: Annotated[str | None, typer.Option(help="require USER:PASS")] = None,
+    scene: Annotated[
+        Literal["test", "walker"],
+        typer.Option(help="test pattern, or a person walking across at 2-8 s of each minute"),
+    ] = "test",
 ) -> None:
     """Serve looping simulated RTSP cameras on 127.0.0.1; prints one URL per line."""
     from vigil.sim.runner import SimulatorUnavailable, run_sim
 
     try:
-        run_sim(cameras, port, width, height, fps, bitrate, audio, control_port, auth)
+        run_sim(cameras, port, width, height, fps, bitrate, audio, control_port, auth, scene)
     except SimulatorUnavailable as exc:
         raise _fail(str(exc)) from None
 

@@ -9,6 +9,8 @@ import secrets
 from dataclasses import dataclass
 
 from vigil.app import Services, start_services, stop_services
+from vigil.detect.settings import DetectionSettings
+from vigil.detect.zones import Zone
 from vigil.server import serve_http
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
@@ -50,6 +52,13 @@ async def seed_admin(services: Services) -> DemoAdmin:
     return DemoAdmin(user.org_id, DEMO_ADMIN, password)
 
 
+# The first demo camera watches for people walking into the right half of its picture.
+DEMO_DETECTION = DetectionSettings(
+    labels={"person"},
+    zones=[Zone(name="Doorway", polygon=[(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)])],
+)
+
+
 async def seed_cameras(services: Services, sim: SimulatedCameras, org_id: int) -> None:
     """One Vigil camera per simulated one, pointed at its current URL."""
     existing = {c.name: c for c in await services.cameras.store.list(org_id=org_id)}
@@ -65,6 +74,7 @@ async def seed_cameras(services: Services, sim: SimulatedCameras, org_id: int) -
                     segment_seconds=services.settings.cameras.segment_seconds,
                     retention_days=DEMO_RETENTION_DAYS,
                     retention_max_bytes=DEMO_SIZE_CAP,
+                    detection=DEMO_DETECTION if index == 1 else None,
                 ),
                 org_id,
             )
@@ -75,7 +85,13 @@ async def seed_cameras(services: Services, sim: SimulatedCameras, org_id: int) -
 async def run_demo(settings: Settings, cameras: int) -> None:
     # Small pictures and a modest bitrate keep the demo light on any laptop.
     sim = SimulatedCameras(
-        cameras=cameras, labels=True, width=640, height=360, fps=15, bitrate_kbps=800
+        cameras=cameras,
+        labels=True,
+        width=640,
+        height=360,
+        fps=15,
+        bitrate_kbps=800,
+        scene="walker",
     )
     log.info("preparing %d simulated cameras (the first run encodes their clip once)", cameras)
     await asyncio.to_thread(sim.start)
@@ -90,6 +106,7 @@ async def run_demo(settings: Settings, cameras: int) -> None:
             print(f"  API documentation  {base}/docs", flush=True)
             print(f"  cameras            {base}/api/cameras", flush=True)
             print(f"  storage            {base}/api/storage", flush=True)
+            print(f"  events             {base}/api/events", flush=True)
             print(f"  data folder        {settings.data_dir.resolve()}", flush=True)
             print("Simulated cameras:", *sim.urls, sep="\n  ", flush=True)
             await serve_http(settings, services)

@@ -44,6 +44,13 @@ class NodeSettings(Section):
     reconnect_min_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
     outbox_retry_seconds: float = Field(default=2.0, gt=0)
+    detector: str = Field(
+        default="ssd", description="object detector: ssd, hog, onnx or remote (see docs)"
+    )
+    detector_options: dict[str, Any] = Field(
+        default_factory=dict, description="the detector's options, e.g. model and labels"
+    )
+    detector_workers: int = Field(default=2, ge=1, le=64, description="detector processes")
 
 
 class RetentionSettings(Section):
@@ -56,6 +63,9 @@ class RetentionSettings(Section):
 class CameraDefaults(Section):
     segment_seconds: float = Field(default=10.0, ge=1, le=600)
     retention_days: float | None = Field(default=None, gt=0)
+    event_retention_days: float | None = Field(
+        default=30.0, gt=0, description="footage around events and the events themselves"
+    )
 
 
 class AuthSettings(Section):

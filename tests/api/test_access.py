@@ -14,7 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from fastapi import FastAPI
 
@@ -26,10 +28,12 @@ from vigil.auth import passwords
 from vigil.auth.permissions import ALL_SCOPES, Permission
 from vigil.auth.tokens import new_api_key, token_hash
 from vigil.exports.manifest import MANIFEST
+from vigil.link.messages import BoxAt, EventKind, EventRecord, EventSnapshot, EventStage
 from vigil.settings import Settings
 from vigil.store.audit import Actor
 from vigil.store.cameras import CameraFields
-from vigil.store.models import Export, Grant, User, UserGroup
+from vigil.store.events import EventFilter
+from vigil.store.models import Event, Export, Grant, User, UserGroup
 from vigil.timeutil import iso, now_ms
 
 ROLES = ("anonymous", "viewer", "operator", "admin", "other_admin", "key", "key_no_scope")
@@ -100,6 +104,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/exports/{export_id}"):                     "U N A A N A F",
     ("GET", "/api/exports/{export_id}/files/{name}"):           "U N A A N A F",
     ("GET", "/api/exports/{export_id}/manifest"):               "U N A A N A F",
+    ("GET", "/api/cameras/{camera_id}/motion"):                 "U A A A N A F",
+    ("GET", "/api/events"):                                     "U A A A A A F",
+    ("GET", "/api/events/{event_id}"):                          "U A A A N A F",
+    ("PATCH", "/api/events/{event_id}"):                        "U A A A N A F",
+    ("DELETE", "/api/events/{event_id}"):                       "U F A A N A F",
+    ("GET", "/api/events/{event_id}/snapshot.jpg"):             "U A A A N A F",
+    ("POST", "/api/events/{event_id}/clip"):                    "U F A A N A F",
     ("GET", "/api/org"):                                        "U A A A A A A",
     ("PATCH", "/api/org"):                                      "U F F A A A F",
     ("GET", "/api/sites"):                                      "U A A A A A A",
@@ -128,6 +139,7 @@ EXPECTED: dict[tuple[str, str], str] = {
 HIDING = {
     "camera-not-found",
     "export-not-found",
+    "event-not-found",
     "user-not-found",
     "site-not-found",
     "user-group-not-found",
@@ -167,7 +179,7 @@ def test_every_route_is_in_the_table() -> None:
 
 @dataclass
 class World:
-    """The test organisation with its people, a camera with footage, an export; another
+    """The test organisation with its people, a camera with footage, an event, an export; another
     organisation's admin; a signed-in client per caller."""
 
     services: Services
@@ -218,6 +230,7 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
             files=[],
         )
     )
+    event = await _seed_event(services, camera.id, start + 1000)
     site = await services.auth.users.create_site(TEST_ORG, "Main building", None)
     teachers = await services.auth.access.add(
         UserGroup(org_id=TEST_ORG, name="Teachers", user_ids=[world.users["operator"].id])
@@ -238,6 +251,7 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
         "generation": "1",
         "sequence": "0",
         "export_id": str(export.id),
+        "event_id": str(event.id),
         "name": MANIFEST,
         "site_id": str(site.id),
         # The first camera group (the operator's) has the same id as the user group.
@@ -250,12 +264,45 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
     return world
 
 
+async def _seed_event(services: Services, camera_id: int, start_ms: int) -> Event:
+    """A person seen for a second inside the footage, with a real snapshot, as a node
+    reports it."""
+    assert services.node is not None
+    key = f"{camera_id}/events/access.jpg"
+    path = services.node.layout.root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, jpeg = cv2.imencode(".jpg", np.full((90, 160, 3), 128, np.uint8))
+    assert ok
+    path.write_bytes(jpeg.tobytes())
+    box = BoxAt(time_ms=start_ms, x1=0.2, y1=0.2, x2=0.6, y2=0.9)
+    await services.nodes.events_reported(
+        services.node.name,
+        [
+            EventRecord(
+                uid="access-event",
+                camera_id=camera_id,
+                stage=EventStage.END,
+                kind=EventKind.OBJECT,
+                label="person",
+                score=0.9,
+                start_ms=start_ms,
+                end_ms=start_ms + 1000,
+                last_ms=start_ms + 1000,
+                boxes=[box],
+                snapshot=EventSnapshot(path=key, time_ms=start_ms, score=0.9, box=box),
+            )
+        ],
+    )
+    [event] = await services.events.store.find(EventFilter(org_id=TEST_ORG))
+    return event
+
+
 async def _client(app: FastAPI, world: World, role: str) -> httpx.AsyncClient:
     services = world.services
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     if role in ("key", "key_no_scope"):
         key = new_api_key()
-        scopes = sorted(ALL_SCOPES) if role == "key" else []
+        scopes: list[str] = sorted(ALL_SCOPES) if role == "key" else []
         admin = world.users["admin"]
         await services.auth.keys.create(admin.id, role, token_hash(key), scopes, now_ms(), None)
         http.headers["Authorization"] = f"Bearer {key}"

@@ -19,11 +19,11 @@ from vigil.detect.pipeline import (
     FrameResult,
     MotionInterval,
     MotionLog,
-    PipelineSettings,
     suppress_duplicates,
     to_frame,
 )
 from vigil.detect.scenes import Mover, Scene, SceneFrame, render
+from vigil.detect.settings import PipelineSettings
 from vigil.detect.types import Bgr, Box, Detection
 from vigil.detect.zones import Zone
 from vigil.link.messages import DetectConfig

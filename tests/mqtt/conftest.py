@@ -1,4 +1,5 @@
-"""A real broker (the one on 127.0.0.1:1883, else a Mosquitto this session starts) and a listener."""
+"""A real broker (the one on 127.0.0.1:1883, else a Mosquitto this session starts), a
+listener, and running services that publish to it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
+from vigil.app import Services, start_services, stop_services
 from vigil.mqtt.settings import MqttSettings
+from vigil.settings import Settings
 
 
 def _listening(port: int) -> bool:
@@ -132,3 +136,31 @@ async def clear_retained(settings: MqttSettings) -> None:
         await asyncio.sleep(0.3)
         for topic in {m.topic for m in leftover.messages if m.retain}:
             await leftover.client.publish(topic, b"", qos=1, retain=True)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    # SQLite only: MQTT adds nothing the database backends could disagree on.
+    return f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
+
+
+@pytest.fixture
+async def mqtt_services(settings: Settings, mqtt_settings: MqttSettings) -> AsyncIterator[Services]:
+    settings.mqtt = mqtt_settings
+    running = await start_services(settings)
+    await running.auth.users.create_org("Test school")
+    try:
+        yield running
+    finally:
+        if running.mqtt is not None:  # the test may have stopped them itself
+            await stop_services(running)
+
+
+def configs(listener: Listener, settings: MqttSettings, key: str) -> dict[str, bytes]:
+    """The latest discovery config per topic for one camera (empty: removed)."""
+    prefix = f"{settings.discovery_prefix}/"
+    found: dict[str, bytes] = {}
+    for message in listener.messages:
+        if message.topic.startswith(prefix) and f"/{key}_" in message.topic:
+            found[message.topic] = message.payload
+    return found

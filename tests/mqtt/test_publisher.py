@@ -26,20 +26,21 @@ async def test_events_and_states_arrive_on_their_topics(
     prefix = mqtt_settings.topic_prefix
     try:
         await listener.wait_for(f"{prefix}/available", lambda m: m.payload == b"online")
-        event = {"id": "ev1", "label": "person", "score": 0.87, "zones": ["driveway"]}
-        publisher.publish_event("Front door", "new", event)
+        event = {"id": 1, "label": "person", "score": 0.87, "zones": ["driveway"], "end": None}
+        publisher.publish_event("new", event)
         publisher.publish_snapshot("Front door", "person", b"\xff\xd8jpeg\xff\xd9")
         publisher.publish_occupancy("Front door", "person", 2)
         publisher.publish_motion("Front door", True)
         publisher.publish_status("Front door", "streaming")
-        publisher.publish_event("Front door", "end", {**event, "end_ms": 1234})
+        ended = {**event, "end": "2025-01-01T00:00:01.234Z"}
+        publisher.publish_event("end", ended, event)
 
         seen = await listener.wait_for(f"{prefix}/events")
-        assert json.loads(seen.payload) == {"type": "new", "camera": "front_door", **event}
-        ended = await listener.wait_for(
-            f"{prefix}/front_door/person/events", lambda m: b'"end"' in m.payload
+        assert json.loads(seen.payload) == {"type": "new", "before": event, "after": event}
+        last = await listener.wait_for(
+            f"{prefix}/events", lambda m: json.loads(m.payload)["type"] == "end"
         )
-        assert json.loads(ended.payload)["end_ms"] == 1234
+        assert json.loads(last.payload) == {"type": "end", "before": event, "after": ended}
         snapshot = await listener.wait_for(f"{prefix}/front_door/person/snapshot")
         assert snapshot.payload == b"\xff\xd8jpeg\xff\xd9"
         assert (await listener.wait_for(f"{prefix}/front_door/person")).payload == b"2"
@@ -158,9 +159,9 @@ async def test_publishing_with_the_broker_away_neither_blocks_nor_leaks_the_pass
     await publisher.start()
     try:
         for index in range(2000):
-            publisher.publish_event("cam", "update", {"label": "person", "n": index})
-        # Two messages per event (all events, and the camera's label): the queue holds 50.
-        assert publisher.dropped == 4000 - 50
+            publisher.publish_event("update", {"label": "person", "n": index})
+        # The queue holds 50.
+        assert publisher.dropped == 2000 - 50
         await asyncio.sleep(0.5)  # some reconnection attempts
         assert not publisher.connected.is_set()
     finally:

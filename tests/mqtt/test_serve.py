@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import TEST_ORG
-from tests.mqtt.conftest import Listener, free_port, listening
+from tests.mqtt.conftest import Listener, configs, free_port, listening
 from tests.mqtt.test_discovery import schema_problems
 from vigil.app import Services, start_services, stop_services
 from vigil.mqtt.settings import MqttSettings
@@ -18,34 +14,6 @@ from vigil.mqtt.topics import slug
 from vigil.settings import Settings
 from vigil.store.audit import AuditFilter
 from vigil.store.cameras import CameraFields
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    # SQLite only: MQTT adds nothing the database backends could disagree on.
-    return f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
-
-
-@pytest.fixture
-async def mqtt_services(settings: Settings, mqtt_settings: MqttSettings) -> AsyncIterator[Services]:
-    settings.mqtt = mqtt_settings
-    running = await start_services(settings)
-    await running.auth.users.create_org("Test school")
-    try:
-        yield running
-    finally:
-        if running.mqtt is not None:  # the test may have stopped them itself
-            await stop_services(running)
-
-
-def configs(listener: Listener, settings: MqttSettings, key: str) -> dict[str, bytes]:
-    """The latest discovery config per topic for one camera."""
-    prefix = f"{settings.discovery_prefix}/"
-    found: dict[str, bytes] = {}
-    for message in listener.messages:
-        if message.topic.startswith(prefix) and f"/{key}_" in message.topic:
-            found[message.topic] = message.payload
-    return found
 
 
 async def test_a_camera_is_announced_reports_status_and_obeys_its_recording_switch(
@@ -69,7 +37,7 @@ async def test_a_camera_is_announced_reports_status_and_obeys_its_recording_swit
     assert payload["command_topic"] == f"{prefix}/{key}/recordings/set"
     assert payload["device"]["name"] == "Front door"
     announced = configs(listener, mqtt_settings, key)
-    # A recording switch and a status sensor; detection is not wired yet, so nothing of it.
+    # A recording switch and a status sensor; no detection, so nothing of it.
     assert sorted(t.split("/")[1] for t in announced) == ["sensor", "switch"]
     for topic, body in announced.items():
         assert schema_problems(topic, json.loads(body)) == []
@@ -91,8 +59,6 @@ async def test_a_camera_is_announced_reports_status_and_obeys_its_recording_swit
     assert [(e.username, e.target, e.detail) for e in entries] == [
         ("mqtt", f"camera:{camera.id}", {"fields": ["recording"], "via": "mqtt"})
     ]
-    # Detection commands are ignored until detection is wired: no state comes back.
-    await listener.client.publish(f"{prefix}/{key}/detect/set", "ON", qos=1)
 
     # A renamed camera is announced under its new name; a deleted one disappears.
     await services.cameras.update(camera.id, {"name": "Porch"})
@@ -111,7 +77,6 @@ async def test_a_camera_is_announced_reports_status_and_obeys_its_recording_swit
         await later.wait_for(f"{prefix}/available", lambda m: m.retain)
         await asyncio.sleep(0.3)  # the other retained messages, were there any
         assert [m.topic for m in later.messages] == [f"{prefix}/available"]
-    assert [p for p in listener.on(f"{prefix}/{key}/detect/state") if p] == []
 
     await stop_services(services)
     services.mqtt = None

@@ -10,7 +10,7 @@ import httpx
 
 from tests.api.conftest import AddCamera, Footage
 from vigil.app import Services
-from vigil.link.messages import CameraConfig
+from vigil.link.messages import CameraConfig, EventKind, EventRecord, EventStage, MotionSpan
 from vigil.node.reconcile import reconcile_camera
 from vigil.playback.fragments import read_fragment_index
 from vigil.settings import Settings
@@ -253,3 +253,38 @@ async def test_retention_deletes_previews_with_their_segments(
         (False, False),
         (True, True),
     ]
+
+
+async def test_timeline_shows_the_events_and_motion_of_the_range(
+    client: httpx.AsyncClient, footage: Footage, services: Services
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+
+    def event(uid: str, start: int, end: int | None) -> EventRecord:
+        return EventRecord(
+            uid=uid, camera_id=cid, stage=EventStage.NEW, kind=EventKind.OBJECT,
+            label="person", score=0.9, zones=["gate"], start_ms=start, end_ms=end,
+            last_ms=end or start,
+        )  # fmt: skip
+
+    await services.nodes.events_reported(
+        "local",
+        [event("before", base - 60_000, base - 50_000), event("a", base + 1000, base + 3000),
+         event("open", base + 11_000, None)],
+    )  # fmt: skip
+    await services.nodes.motion_reported(
+        "local",
+        [MotionSpan(camera_id=cid, start_ms=base + 500, end_ms=base + 3500),
+         MotionSpan(camera_id=cid, start_ms=base - 9000, end_ms=base - 8000)],
+    )  # fmt: skip
+    params = {"start": iso(base), "end": iso(base + 20_000)}
+    body = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()
+    assert [(e["start"], e["end"], e["label"]) for e in body["events"]] == [
+        (iso(base + 1000), iso(base + 3000), "person"),
+        (iso(base + 11_000), None, "person"),
+    ]
+    assert body["motion"] == [{"start": iso(base + 500), "end": iso(base + 3500)}]
+    # The segments the motion overlaps are marked, the others not.
+    segments = (await client.get(f"/api/cameras/{cid}/recordings", params=params)).json()
+    marked = [s["start"] for s in segments["segments"] if s["motion"]]
+    assert marked == [iso(r.start_ms) for r in footage.records if r.start_ms < base + 3500]

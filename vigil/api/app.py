@@ -14,6 +14,7 @@ from vigil.api.routers import (
     audit,
     auth,
     cameras,
+    events,
     exports,
     groups,
     live,
@@ -59,7 +60,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.services = services
     install_problem_handlers(app)
     people = (auth, me, mfa, org, users, groups, audit)
-    media = (cameras, recordings, playback, live, storage, exports)
+    media = (cameras, recordings, playback, live, storage, exports, events)
     for module in (system, *people, *media):
         app.include_router(module.router, prefix=API_PREFIX)
     install_pages(app)

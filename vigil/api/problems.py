@@ -17,10 +17,12 @@ from starlette.requests import HTTPConnection
 from vigil.api.security import actor_of
 from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, NotAuthenticated
 from vigil.auth.passwords import WeakPassword
+from vigil.events.service import NoSnapshot
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
 from vigil.store.cameras import CameraHasProtectedFootage, CameraNotFound, DuplicateCameraName
+from vigil.store.events import EventNotFound, EventProtected
 from vigil.store.users import DuplicateName, SiteNotFound, UserNotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -134,6 +136,18 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 404, str(exc), slug="camera-not-found", camera_id=exc.camera_id)
     # UnsafePath and unknown recordings alike: a prober learns nothing from the answer.
     return problem(request, 404, "No such recording for this camera.", slug="recording-not-found")
+
+
+async def _event_problem(request: Request, exc: Exception) -> JSONResponse:
+    # Unknown, another organisation's, or of a camera the caller may not view: the same.
+    if isinstance(exc, EventNotFound):
+        detail = f"No event with id {exc.event_id}."
+        return problem(request, 404, detail, slug="event-not-found", event_id=exc.event_id)
+    if isinstance(exc, EventProtected):
+        detail = f"Event {exc.event_id} is protected; release it before deleting it."
+        return problem(request, 409, detail, slug="event-protected", event_id=exc.event_id)
+    assert isinstance(exc, NoSnapshot)
+    return problem(request, 404, f"Event {exc.event_id}: {exc}.", slug="snapshot-not-found")
 
 
 async def _duplicate_name(request: Request, exc: Exception) -> JSONResponse:
@@ -268,6 +282,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CameraNotFound, _not_found)
     app.add_exception_handler(UnsafePath, _not_found)
     app.add_exception_handler(RecordingNotFound, _not_found)
+    for event_problem in (EventNotFound, EventProtected, NoSnapshot):
+        app.add_exception_handler(event_problem, _event_problem)
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)

@@ -19,9 +19,10 @@ from pydantic import (
 
 from vigil.api.camera_urls import printable, split_stream_url
 from vigil.api.types import Instant, Timestamp
-from vigil.link.messages import CameraState, CameraStatus
+from vigil.detect.settings import DetectionSettings
+from vigil.link.messages import CameraState, CameraStatus, RecordMode
 from vigil.settings import CameraDefaults
-from vigil.store.cameras import CameraFields
+from vigil.store.cameras import CameraFields, detection_of
 from vigil.store.models import Camera, Segment
 
 
@@ -66,6 +67,7 @@ class CameraRules(Input):
     if TYPE_CHECKING:  # fields of both subclasses
         username: str | None
         password: SecretStr | None
+        detection: DetectionSettings | None
 
     @field_validator("main_url", "sub_url", check_fields=False)
     @classmethod
@@ -110,6 +112,8 @@ class CameraRules(Input):
             values["password"] = self._password()
         if values.get("username") == "":
             values["username"] = None
+        if "detection" in values:  # the model itself: dumped to JSON by the store
+            values["detection"] = self.detection
         return values
 
 
@@ -129,10 +133,27 @@ class CameraCreate(CameraRules):
     )
     retention_max_bytes: RetentionBytes | None = None
     site_id: SiteId | None = None
+    record_mode: RecordMode = Field(
+        default=RecordMode.CONTINUOUS,
+        description="continuous: keep everything; events: keep only footage around events",
+    )
+    event_retention_days: RetentionDays | None = Field(
+        default=None,
+        description="default: the server's cameras.event_retention_days; null: no limit",
+    )
+    detection: DetectionSettings | None = Field(
+        default=None, description="motion and object detection, zones, events; null: off"
+    )
+
+    @model_validator(mode="after")
+    def _events_need_detection(self) -> Self:
+        check_record_mode(self.record_mode, self.detection)
+        return self
 
     def fields(self, defaults: CameraDefaults) -> CameraFields:
         values = self._values()
         values.setdefault("retention_days", defaults.retention_days)
+        values.setdefault("event_retention_days", defaults.event_retention_days)
         if values.get("segment_seconds") is None:
             values["segment_seconds"] = defaults.segment_seconds
         return CameraFields(**values)
@@ -152,8 +173,13 @@ class CameraUpdate(CameraRules):
     retention_days: RetentionDays | None = None
     retention_max_bytes: RetentionBytes | None = None
     site_id: SiteId | None = Field(default=None, description="null: on no site")
+    record_mode: RecordMode | None = None
+    event_retention_days: RetentionDays | None = None
+    detection: DetectionSettings | None = Field(
+        default=None, description="replaces the camera's detection settings; null: off"
+    )
 
-    @field_validator("name", "main_url", "enabled", "recording", "segment_seconds")
+    @field_validator("name", "main_url", "enabled", "recording", "segment_seconds", "record_mode")
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
@@ -163,6 +189,12 @@ class CameraUpdate(CameraRules):
     def changes(self) -> dict[str, Any]:
         """The changed fields, by :class:`CameraFields` name."""
         return self._values()
+
+
+def check_record_mode(mode: RecordMode, detection: DetectionSettings | None) -> None:
+    """Keeping only event footage needs something that makes events."""
+    if mode is RecordMode.EVENTS and (detection is None or not detection.enabled):
+        raise ValueError("record_mode 'events' needs detection enabled")
 
 
 class CameraStatusOut(Output):
@@ -177,6 +209,13 @@ class CameraStatusOut(Output):
     uptime_seconds: float | None = Field(description="time streaming without a break")
     since: Timestamp | None = Field(description="when the camera entered this state")
     restarts: int
+    detection: str = Field(
+        description="off, starting, running, or motion_only (no object detector: see "
+        "detection_error)"
+    )
+    detection_error: str | None = Field(description="why objects are not being detected")
+    detector_errors: int = Field(description="frames whose object detection failed")
+    detect_frames_dropped: int = Field(description="frames detection had no time for")
 
     @classmethod
     def build(cls, status: CameraStatus, now_ms: int) -> CameraStatusOut:
@@ -194,6 +233,10 @@ class CameraStatusOut(Output):
             uptime_seconds=max(now_ms - since, 0) / 1000 if streaming and since else None,
             since=since or None,
             restarts=status.restarts,
+            detection=status.detection,
+            detection_error=status.detection_error,
+            detector_errors=status.detector_errors,
+            detect_frames_dropped=status.detect_frames_dropped,
         )
 
 
@@ -209,6 +252,9 @@ class CameraOut(Output):
     segment_seconds: float
     retention_days: float | None
     retention_max_bytes: int | None
+    record_mode: RecordMode
+    event_retention_days: float | None
+    detection: DetectionSettings | None
     node: str
     site_id: int | None
     created_at: Timestamp
@@ -229,6 +275,9 @@ class CameraOut(Output):
             segment_seconds=camera.segment_seconds,
             retention_days=camera.retention_days,
             retention_max_bytes=camera.retention_max_bytes,
+            record_mode=RecordMode(camera.record_mode),
+            event_retention_days=camera.event_retention_days,
+            detection=detection_of(camera),
             node=camera.node,
             site_id=camera.site_id,
             created_at=camera.created_at,
@@ -250,6 +299,7 @@ class SegmentOut(Output):
     height: int | None
     fps: float | None
     protected: bool
+    motion: bool = Field(description="motion was seen while it was recorded")
     path: str = Field(description="storage key under the recordings folder")
     url: str = Field(description="where to download the file")
 
@@ -268,6 +318,7 @@ class SegmentOut(Output):
             height=seg.height,
             fps=seg.fps,
             protected=seg.protected,
+            motion=seg.motion,
             path=seg.path,
             url=url,
         )

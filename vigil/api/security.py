@@ -54,17 +54,22 @@ def _services(connection: HTTPConnection) -> Services:
 
 
 async def identify(
-    connection: HTTPConnection, services: Services, link: MediaKind | None = None
+    connection: HTTPConnection,
+    services: Services,
+    link: MediaKind | None = None,
+    target: int | None = None,
 ) -> Principal | None:
     """The caller, or None for an anonymous one. Raises NotAuthenticated for a bad
-    credential (a wrong key is an error, not anonymity)."""
-    principal = await _identify(connection, services, link)
+    credential (a wrong key is an error, not anonymity). A link's target is the path's
+    camera or export, or ``target`` for a route whose path names neither (an event's
+    snapshot is signed for the event's camera)."""
+    principal = await _identify(connection, services, link, target)
     connection.state.principal = principal
     return principal
 
 
 async def _identify(
-    connection: HTTPConnection, services: Services, link: MediaKind | None
+    connection: HTTPConnection, services: Services, link: MediaKind | None, target: int | None
 ) -> Principal | None:
     auth = services.auth
     header = connection.headers.get("authorization")
@@ -106,13 +111,14 @@ async def _identify(
             # The normal end of a link (a player left open): not worth an audit entry.
             raise NotAuthenticated("The link has expired; ask for a new one.") from None
         except (BadSignature, ValueError):
-            await _refused(connection, services, link, "altered or malformed")
+            await _refused(connection, services, link, "altered or malformed", target)
             raise NotAuthenticated(
                 "The link is invalid or has expired; ask for a new one."
             ) from None
-        target = _link_target(connection, link)
+        if target is None:
+            target = _link_target(connection, link)
         if grant.kind is not link or grant.target != target:
-            await _refused(connection, services, link, "used for something else")
+            await _refused(connection, services, link, "used for something else", target)
             raise NotAuthenticated("The link is for something else.")
         principal = await auth.user_principal(grant.user_id, Via.LINK)
         if principal is None:
@@ -122,11 +128,16 @@ async def _identify(
 
 
 async def _refused(
-    connection: HTTPConnection, services: Services, link: MediaKind, reason: str
+    connection: HTTPConnection,
+    services: Services,
+    link: MediaKind,
+    reason: str,
+    target: int | None = None,
 ) -> None:
     """A link someone tampered with or misused: recorded in the log of the organisation
     whose camera or export the path names (the link's own claims cannot be trusted)."""
-    target = _link_target(connection, link)
+    if target is None:
+        target = _link_target(connection, link)
     org_id = None
     with contextlib.suppress(CameraNotFound, ExportNotFound):
         if target is not None and link is MediaKind.EXPORT:

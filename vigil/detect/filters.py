@@ -18,13 +18,13 @@ class ObjectFilter(BaseModel):
     min_area: float = Field(default=0.0, ge=0.0, le=1.0)
     max_area: float = Field(default=1.0, ge=0.0, le=1.0)
     min_ratio: float = Field(default=0.0, ge=0.0, description="minimum width / height (normalised)")
-    max_ratio: float = Field(default=float("inf"), gt=0.0, description="maximum width / height")
+    max_ratio: float | None = Field(default=None, gt=0.0, description="maximum width / height")
 
     @model_validator(mode="after")
     def _check_ranges(self) -> ObjectFilter:
         if self.min_area > self.max_area:
             raise ValueError(f"min_area {self.min_area} is above max_area {self.max_area}")
-        if self.min_ratio > self.max_ratio:
+        if self.max_ratio is not None and self.min_ratio > self.max_ratio:
             raise ValueError(f"min_ratio {self.min_ratio} is above max_ratio {self.max_ratio}")
         return self
 
@@ -35,7 +35,7 @@ class ObjectFilter(BaseModel):
             return False
         height = box.y2 - box.y1
         ratio = (box.x2 - box.x1) / height if height > 0 else float("inf")
-        return self.min_ratio <= ratio <= self.max_ratio
+        return self.min_ratio <= ratio and (self.max_ratio is None or ratio <= self.max_ratio)
 
 
 DEFAULT_FILTER = ObjectFilter()

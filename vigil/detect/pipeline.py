@@ -9,41 +9,20 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.detect.filters import ObjectFilter, filter_detections
-from vigil.detect.motion import MotionDetector, MotionResult, MotionSettings
+from vigil.detect.filters import filter_detections
+from vigil.detect.motion import MotionDetector, MotionResult
 from vigil.detect.objects import DetectorError, DetectorPool
 from vigil.detect.regions import regions_to_detect
-from vigil.detect.tracker import TrackChange, TrackedObject, Tracker, TrackerSettings
+from vigil.detect.settings import PipelineSettings
+from vigil.detect.tracker import TrackChange, TrackedObject, Tracker
 from vigil.detect.types import Bgr, Box, Detection, Gray
-from vigil.detect.zones import Zone
 from vigil.node.detect_stream import DetectStream
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LABELS = frozenset({"person", "car", "dog", "cat"})
 # Distinct detector errors remembered for logging once each; past this the memory restarts.
 _MAX_LOGGED_ERRORS = 100
-
-
-class PipelineSettings(BaseModel):
-    """What one camera detects, and where; the object detector itself is the shared pool's."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    motion: MotionSettings = Field(default_factory=MotionSettings)
-    object_detection: bool = True
-    labels: set[str] = Field(default_factory=lambda: set(DEFAULT_LABELS), min_length=1)
-    filters: dict[str, ObjectFilter] = Field(default_factory=dict)
-    zones: list[Zone] = Field(default_factory=list)
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
-    nms_iou: float = Field(
-        default=0.5, gt=0.0, le=1.0, description="overlap at which two boxes are one object"
-    )
-    motion_merge_ms: int = Field(
-        default=1000, ge=0, description="motion frames closer than this make one interval"
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from vigil.link.messages import CameraConfig, CameraStatus, SegmentRecord, StoredSegment
+from vigil.link.messages import (
+    CameraActivity,
+    CameraConfig,
+    CameraStatus,
+    EventRecord,
+    MotionSpan,
+    SegmentRecord,
+    StoredSegment,
+)
 from vigil.link.protocol import AppSide
 
 
@@ -35,9 +43,25 @@ class LocalLink:
         return set(await self._app.indexed_paths(node, camera_id))
 
     async def oldest_segments(
-        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+        self,
+        node: str,
+        camera_id: int | None,
+        before_ms: int | None,
+        limit: int,
+        keep_events_after_ms: int | None = None,
     ) -> list[StoredSegment]:
-        return list(await self._app.oldest_segments(node, camera_id, before_ms, limit))
+        return list(
+            await self._app.oldest_segments(node, camera_id, before_ms, limit, keep_events_after_ms)
+        )
 
     async def camera_bytes(self, node: str, camera_id: int) -> int:
         return await self._app.camera_bytes(node, camera_id)
+
+    async def events_reported(self, node: str, events: list[EventRecord]) -> None:
+        await self._app.events_reported(node, [EventRecord(**e.model_dump()) for e in events])
+
+    async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
+        await self._app.motion_reported(node, [MotionSpan(**s.model_dump()) for s in spans])
+
+    async def camera_activity(self, node: str, activity: CameraActivity) -> None:
+        await self._app.camera_activity(node, CameraActivity(**activity.model_dump()))

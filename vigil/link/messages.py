@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vigil.detect.settings import DetectionSettings
+
 
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -28,6 +30,14 @@ class DetectConfig(Message):
         return value
 
 
+class RecordMode(StrEnum):
+    """What a recording camera keeps: everything, or only the footage around its events
+    (the node records all along, so an event's pre-buffer exists, and deletes the rest)."""
+
+    CONTINUOUS = "continuous"
+    EVENTS = "events"
+
+
 class CameraConfig(Message):
     """What a node must know to record one camera. ``password`` is clear text: it only
     travels inside the process or over the link's encrypted channel, never to a log."""
@@ -43,6 +53,9 @@ class CameraConfig(Message):
     segment_seconds: float = 10.0
     retention_days: float | None = None
     retention_max_bytes: int | None = None
+    record_mode: RecordMode = RecordMode.CONTINUOUS
+    event_retention_days: float | None = None  # footage around events; None: no age limit
+    detection: DetectionSettings | None = None  # None: nothing detected
     detect: DetectConfig | None = None  # None: no frames for detection (nothing decoded)
 
     def __repr__(self) -> str:
@@ -99,3 +112,74 @@ class CameraStatus(Message):
     streaming_since_ms: int | None = None
     changed_ms: int = 0
     restarts: int = 0
+    detection: str = "off"  # off | starting | running | motion_only (no object detector)
+    detection_error: str | None = None  # why objects are not detected, or the last failure
+    detector_errors: int = 0  # frames whose object detection failed
+    detect_frames_dropped: int = 0  # frames detection had no time for
+
+
+class EventKind(StrEnum):
+    OBJECT = "object"  # a tracked object of a wanted label
+    MOTION = "motion"  # motion, on a camera set to motion events
+
+
+class EventStage(StrEnum):
+    NEW = "new"
+    UPDATE = "update"
+    END = "end"
+
+
+class BoxAt(Message):
+    """Where the event's object was at ``time_ms`` (normalised to the frame)."""
+
+    time_ms: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class EventSnapshot(Message):
+    """The event's best picture, a clean JPEG on the node, and the object's box in it."""
+
+    path: str  # storage key under the node's recordings folder
+    time_ms: int
+    score: float
+    box: BoxAt | None = None  # None for motion events
+
+
+class EventRecord(Message):
+    """An event as its node last described it; later records of one ``uid`` replace it."""
+
+    uid: str  # chosen by the node, unique: makes every report idempotent
+    camera_id: int
+    stage: EventStage
+    kind: EventKind
+    label: str  # "motion" for motion events
+    score: float  # best so far (the motion score for motion events)
+    zones: list[str] = Field(default_factory=list)  # entered, in order
+    start_ms: int
+    end_ms: int | None = None  # None while it lasts
+    last_ms: int  # its last activity
+    pre_ms: int = 0  # footage wanted before and after (the camera's buffers at the time)
+    post_ms: int = 0
+    boxes: list[BoxAt] = Field(default_factory=list)  # its path, thinned to a few hundred
+    snapshot: EventSnapshot | None = None
+
+
+class MotionSpan(Message):
+    """A camera saw motion from ``start_ms`` until before ``end_ms``."""
+
+    camera_id: int
+    start_ms: int
+    end_ms: int
+
+
+class CameraActivity(Message):
+    """What a camera sees right now, sent as it changes (not kept: the next one replaces
+    it): motion, and how many objects of each wanted label are in sight."""
+
+    camera_id: int
+    time_ms: int
+    motion: bool
+    objects: dict[str, int] = Field(default_factory=dict)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vigil.link.messages import CameraConfig, CameraStatus, SegmentRecord, StoredSegment
+from vigil.link.messages import (
+    CameraActivity,
+    CameraConfig,
+    CameraStatus,
+    EventRecord,
+    MotionSpan,
+    SegmentRecord,
+    StoredSegment,
+)
 
 if TYPE_CHECKING:
     from vigil.node.live import LiveStream
@@ -30,12 +38,30 @@ class AppSide(Protocol):
     async def indexed_paths(self, node: str, camera_id: int) -> set[str]: ...
 
     async def oldest_segments(
-        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+        self,
+        node: str,
+        camera_id: int | None,
+        before_ms: int | None,
+        limit: int,
+        keep_events_after_ms: int | None = None,
     ) -> list[StoredSegment]:
-        """Unprotected segments oldest first, never a camera's newest one."""
+        """Unprotected segments oldest first, never a camera's newest one; with
+        ``keep_events_after_ms``, none around an event going on at or after that time."""
         ...
 
     async def camera_bytes(self, node: str, camera_id: int) -> int: ...
+
+    async def events_reported(self, node: str, events: list[EventRecord]) -> None:
+        """Events opened, changed or ended (through the outbox: none is lost)."""
+        ...
+
+    async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
+        """Finished stretches of motion (through the outbox)."""
+        ...
+
+    async def camera_activity(self, node: str, activity: CameraActivity) -> None:
+        """What a camera sees now; best effort (a lost one is replaced by the next)."""
+        ...
 
 
 class NodeSide(Protocol):

@@ -66,6 +66,8 @@ class MqttPublisher:
         self._sw_version = sw_version
         self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(settings.queue_size)
         self._discovery: list[DiscoveryMessage] = []
+        # Per camera slug, the retained topics published for it: what forget() must empty.
+        self._retained: dict[str, set[str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
 
@@ -89,35 +91,62 @@ class MqttPublisher:
 
     # What the app publishes; none of these waits for the broker.
 
-    def publish_event(self, camera: str, kind: EventKind, payload: Mapping[str, Any]) -> None:
-        """An event opened, changed or ended: to ``events`` and the camera's label topic."""
-        body = json.dumps({"type": kind, "camera": slug(camera), **payload}, default=str)
-        self._put(self.topics.events, body)
-        label = payload.get("label")
-        if isinstance(label, str):
-            self._put(self.topics.label_events(slug(camera), label), body)
+    def publish_event(
+        self,
+        kind: EventKind,
+        after: Mapping[str, Any],
+        before: Mapping[str, Any] | None = None,
+    ) -> None:
+        """An event opened, changed or ended, as Frigate tells it: ``{type, before, after}``.
+
+        ``before`` is the event as last told (the event itself when that is not known).
+        """
+        body = {"type": kind, "before": after if before is None else before, "after": after}
+        self._put(self.topics.events, json.dumps(body, default=str))
 
     def publish_snapshot(self, camera: str, label: str, jpeg: bytes) -> None:
-        self._put(self.topics.snapshot(slug(camera), label), jpeg, retain=True)
+        """The best picture of the camera's latest event of the label (retained)."""
+        self._put_state(camera, self.topics.snapshot(slug(camera), label), jpeg)
 
     def publish_status(self, camera: str, status: str) -> None:
-        self._put(self.topics.status(slug(camera)), status, retain=True)
+        self._put_state(camera, self.topics.status(slug(camera)), status)
 
     def publish_occupancy(self, camera: str, label: str, count: int) -> None:
         """How many objects of the label the camera sees now."""
-        self._put(self.topics.label(slug(camera), label), count, retain=True)
+        self._put_state(camera, self.topics.label(slug(camera), label), count)
 
     def publish_motion(self, camera: str, on: bool) -> None:
-        self._put(self.topics.motion(slug(camera)), ON if on else OFF, retain=True)
+        self._put_state(camera, self.topics.motion(slug(camera)), ON if on else OFF)
 
     def publish_switch(self, camera: str, what: Switch, on: bool) -> None:
         """The state of a camera's detection or recording switch."""
-        self._put(self.topics.state(slug(camera), what), ON if on else OFF, retain=True)
+        self._put_state(camera, self.topics.state(slug(camera), what), ON if on else OFF)
+
+    def clear_detection(self, camera: str, labels: Iterable[str], *, motion: bool) -> None:
+        """Empty a camera's label counts, and motion if asked: their sensors were removed."""
+        cam = slug(camera)
+        topics = [self.topics.label(cam, label) for label in labels]
+        self._clear(cam, [self.topics.motion(cam), *topics] if motion else topics)
 
     def forget(self, camera: str) -> None:
-        """Clear a camera's retained status and switch states (it was renamed or deleted)."""
+        """Clear every retained state of a camera (it was renamed or deleted).
+
+        Its status and switch states always; its motion, counts and snapshots as far as
+        this server published them since it started.
+        """
         cam = slug(camera)
-        for topic in (self.topics.status(cam), *(self.topics.state(cam, s) for s in SWITCHES)):
+        fixed = [self.topics.status(cam), *(self.topics.state(cam, s) for s in SWITCHES)]
+        self._clear(cam, sorted({*fixed, *self._retained.pop(cam, ())}))
+
+    def _put_state(self, camera: str, topic: str, payload: Payload) -> None:
+        self._retained.setdefault(slug(camera), set()).add(topic)
+        self._put(topic, payload, retain=True)
+
+    def _clear(self, cam: str, topics: Iterable[str]) -> None:
+        # An empty retained message deletes the retained one: newcomers find nothing.
+        known = self._retained.get(cam, set())
+        for topic in topics:
+            known.discard(topic)
             self._put(topic, b"", retain=True)
 
     def announce(self, cameras: Iterable[CameraDevice]) -> None:

@@ -45,9 +45,6 @@ class Topics:
         """The occupancy count: how many objects of the label the camera sees now."""
         return f"{self.prefix}/{camera}/{slug(label)}"
 
-    def label_events(self, camera: str, label: str) -> str:
-        return f"{self.prefix}/{camera}/{slug(label)}/events"
-
     def snapshot(self, camera: str, label: str) -> str:
         return f"{self.prefix}/{camera}/{slug(label)}/snapshot"
 

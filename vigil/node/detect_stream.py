@@ -25,9 +25,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from vigil.detect.types import Gray
+from vigil.detect.types import Bgr, Gray
 from vigil.link.messages import DetectConfig
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,15 @@ class DetectFrame:
     time_ms: int  # wall clock, epoch ms (see the module's note on accuracy)
     run: int  # 1, 2, ...: a new run follows an ffmpeg restart (the picture may jump)
     index: int  # frame number within the run
+    yuv: bytes = b""  # the whole yuv420p frame (``image`` is a view of its Y plane)
+
+    def bgr(self) -> Bgr:
+        """The frame in colour (converted on demand: most frames never need it)."""
+        height, width = self.image.shape
+        if len(self.yuv) != width * height * 3 // 2:
+            return np.asarray(cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR), np.uint8)
+        planes = np.frombuffer(self.yuv, np.uint8).reshape(height * 3 // 2, width)
+        return np.asarray(cv2.cvtColor(planes, cv2.COLOR_YUV2BGR_I420), np.uint8)
 
 
 class FrameQueue:
@@ -168,7 +178,7 @@ class DetectStream:
             else:
                 late = []
             image = np.frombuffer(data, np.uint8, luma).reshape(height, width)
-            frame = DetectFrame(image, anchor + offset, run, index)
+            frame = DetectFrame(image, anchor + offset, run, index, data)
             index += 1
             self.frames_read += 1
             self.latest = frame

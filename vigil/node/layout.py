@@ -31,6 +31,16 @@ def segment_key(camera_id: int, start_ms: int) -> str:
     return f"{camera_id}/{when:%Y-%m-%d}/{when:%H}/{name}"
 
 
+# Event snapshots live apart from segments, so nothing that walks a camera's footage sees them.
+SNAPSHOTS_DIR = "events"
+
+
+def snapshot_key(camera_id: int, time_ms: int, uid: str) -> str:
+    """The storage key of an event's snapshot (``uid`` is the node's own, [0-9a-f])."""
+    when = ms_to_datetime(time_ms)
+    return f"{SNAPSHOTS_DIR}/{camera_id}/{when:%Y-%m-%d}/{uid}.jpg"
+
+
 def start_from_key(key: str) -> int | None:
     """The start instant encoded in a storage key, or None if it is not one of ours."""
     name = PurePosixPath(key).name

@@ -8,11 +8,19 @@ import logging
 import shutil
 from pathlib import Path
 
-from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.detect.objects import DetectorError, DetectorPool, DetectorSpec
+from vigil.link.messages import (
+    CameraActivity,
+    CameraConfig,
+    CameraState,
+    CameraStatus,
+    SegmentRecord,
+)
 from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.node.detect_stream import DetectStream
+from vigil.node.detection import CameraDetection, DetectionHealth
 from vigil.node.ffmpeg import detect_from_sub, find_ffmpeg
-from vigil.node.layout import RecordingsLayout, remove_segment_file
+from vigil.node.layout import SNAPSHOTS_DIR, RecordingsLayout, remove_segment_file
 from vigil.node.live import LiveStream
 from vigil.node.outbox import Outbox
 from vigil.node.reconcile import reconcile_camera
@@ -63,6 +71,11 @@ class MediaNode:
         self._live: dict[int, LiveStream] = {}
         self._subs: dict[int, SubStream] = {}
         self._detect: dict[int, DetectStream] = {}
+        self._detection: dict[int, CameraDetection] = {}
+        self._pool: DetectorPool | None = None
+        self._pool_error: str | None = None
+        self._pool_lock = asyncio.Lock()
+        self._last_status: dict[int, CameraStatus] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -83,11 +96,18 @@ class MediaNode:
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
 
     async def stop(self) -> None:
-        """Stop every recorder (each finishes its segment), deliver the outbox, end tasks."""
+        """Stop every recorder (each finishes its segment) and detection (each ends its
+        events), deliver the outbox, end tasks."""
         async with self._lock:
             recorders = list(self._recorders.values())
             self._recorders.clear()
+            detections = list(self._detection.values())
+            self._detection.clear()
+        await asyncio.gather(*(d.stop() for d in detections))
         await asyncio.gather(*(r.stop() for r in recorders))
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         for live in self._live.values():
             live.close()
         self._live.clear()
@@ -107,7 +127,7 @@ class MediaNode:
         self._tasks.clear()
 
     def statuses(self) -> list[CameraStatus]:
-        return [r.status for r in self._recorders.values()]
+        return [self._with_detection(r.status) for r in self._recorders.values()]
 
     # -- NodeSide
     async def apply_camera(self, config: CameraConfig) -> None:
@@ -127,6 +147,7 @@ class MediaNode:
                 await sub.close()  # its viewers reconnect to the new sub stream
             if recorder is not None and same:
                 recorder.config = config
+                await self._apply_detection(config)
                 return
             if recorder is not None:
                 await recorder.stop()
@@ -138,7 +159,9 @@ class MediaNode:
                 recorder = self._new_recorder(config, live, self._detect_stream(config))
                 self._recorders[config.id] = recorder
                 recorder.start()
+                await self._apply_detection(config)
             else:
+                await self._stop_detection(config.id)
                 self._close_live(config.id)
                 self._close_detect(config.id)
                 await self.status_changed(
@@ -151,15 +174,19 @@ class MediaNode:
         async with self._lock:
             self._configs.pop(camera_id, None)
             recorder = self._recorders.pop(camera_id, None)
+        await self._stop_detection(camera_id)
         if recorder is not None:
             await recorder.stop()
         self._close_live(camera_id)
         self._close_detect(camera_id)
+        self._last_status.pop(camera_id, None)
         sub = self._subs.pop(camera_id, None)
         if sub is not None:
             await sub.close()
         if delete_footage:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
+            snapshots = self.layout.root / SNAPSHOTS_DIR / str(camera_id)
+            await asyncio.to_thread(shutil.rmtree, snapshots, True)
 
     async def delete_files(self, paths: list[str]) -> None:
         for key in paths:
@@ -177,6 +204,12 @@ class MediaNode:
         """The camera's frames for detection; None unless it is enabled with detection on."""
         return self._detect.get(camera_id)
 
+    def detection_health(self, camera_id: int) -> DetectionHealth | None:
+        """What the camera's detection says now (frames processed and dropped, detector
+        errors); None unless its detection is running."""
+        detection = self._detection.get(camera_id)
+        return None if detection is None else detection.health
+
     def recording_file(self, path: str) -> Path:
         return self.layout.path(path)
 
@@ -189,16 +222,96 @@ class MediaNode:
         self.outbox.recorded([record])
 
     async def status_changed(self, status: CameraStatus) -> None:
+        self._last_status[status.camera_id] = status
         with contextlib.suppress(LinkUnavailable):
-            await self._app.report_status(self.name, status)
+            await self._app.report_status(self.name, self._with_detection(status))
+
+    # -- detection
+    def _with_detection(self, status: CameraStatus) -> CameraStatus:
+        """The recorder's status with what detection says added."""
+        detection = self._detection.get(status.camera_id)
+        if detection is None:
+            return status
+        health = detection.health
+        return status.model_copy(
+            update={
+                "detection": health.state,
+                "detection_error": health.error,
+                "detector_errors": health.detector_errors,
+                "detect_frames_dropped": health.dropped,
+            }
+        )
+
+    async def _detection_health_changed(self, camera_id: int) -> None:
+        status = self._last_status.get(camera_id)
+        if status is not None:
+            with contextlib.suppress(LinkUnavailable):
+                await self._app.report_status(self.name, self._with_detection(status))
+
+    async def _apply_detection(self, config: CameraConfig) -> None:
+        """Start, restart or stop the camera's detection to match ``config``."""
+        settings = config.detection if config.detect is not None else None
+        running = self._detection.get(config.id)
+        if running is not None and settings is not None and running.settings == settings:
+            return
+        await self._stop_detection(config.id)
+        stream = self._detect.get(config.id)
+        if settings is None or stream is None:
+            return
+        detection = CameraDetection(
+            config.id,
+            settings,
+            stream,
+            self._detector_pool,
+            lambda: self._pool_error,
+            self.layout,
+            self.outbox,
+            self._send_activity,
+            lambda: self._detection_health_changed(config.id),
+        )
+        self._detection[config.id] = detection
+        detection.start()
+
+    async def _stop_detection(self, camera_id: int) -> None:
+        detection = self._detection.pop(camera_id, None)
+        if detection is not None:
+            await detection.stop()
+            await self._detection_health_changed(camera_id)
+
+    async def _send_activity(self, activity: CameraActivity) -> None:
+        with contextlib.suppress(LinkUnavailable):
+            await self._app.camera_activity(self.name, activity)
+
+    async def _detector_pool(self) -> DetectorPool | None:
+        """The object detector shared by the node's cameras, started on first use; None
+        (with ``_pool_error`` saying why) if it cannot start: cameras then detect motion."""
+        async with self._pool_lock:
+            if self._pool is None and self._pool_error is None:
+                settings = self._settings
+                spec = DetectorSpec(settings.detector, dict(settings.detector_options))
+                pool = DetectorPool(spec, workers=settings.detector_workers)
+                try:
+                    await pool.start()
+                except (DetectorError, OSError) as e:
+                    self._pool_error = f"object detector {settings.detector!r} unavailable: {e}"
+                    log.error("%s; cameras detect motion only", self._pool_error)
+                else:
+                    self._pool = pool
+                    log.info(
+                        "object detector %r running in %d workers",
+                        settings.detector,
+                        settings.detector_workers,
+                    )
+            return self._pool
 
     # -- retention
     async def enforce_retention(self) -> RetentionReport:
         report = await self.retention.run(list(self._configs.values()))
-        if report.by_age or report.by_size or report.by_free_space:
+        if report.by_mode or report.by_age or report.by_size or report.by_free_space:
             log.info(
-                "retention deleted %d segments by age, %d by size cap, %d for free space "
-                "(%d bytes)",
+                "retention deleted %d segments around no event, %d by age, %d by size cap, "
+                "%d for free space (%d bytes)",
+                report.by_mode,
                 report.by_age,
                 report.by_size,
                 report.by_free_space,

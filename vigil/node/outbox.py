@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vigil.link.messages import SegmentRecord
+from vigil.link.messages import EventRecord, MotionSpan, SegmentRecord
 from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.timeutil import now_ms
 
@@ -45,6 +45,12 @@ class Outbox:
     def removed(self, paths: list[str]) -> None:
         self._put({"removed": paths})
 
+    def events(self, events: list[EventRecord]) -> None:
+        self._put({"events": [e.model_dump(mode="json") for e in events]})
+
+    def motion(self, spans: list[MotionSpan]) -> None:
+        self._put({"motion": [s.model_dump() for s in spans]})
+
     def _put(self, body: dict[str, object]) -> None:
         # Names sort in the order written: time, then a counter within this process.
         name = f"{now_ms():015d}-{os.getpid()}-{next(self._counter):09d}"
@@ -66,18 +72,27 @@ class Outbox:
                 batch = _leading_run([(p, json.loads(p.read_text("utf-8"))) for p in paths])
                 kind = next(iter(batch[0][1]))
                 try:
-                    if kind == "recorded":
-                        records = [SegmentRecord(**r) for _, b in batch for r in b["recorded"]]
-                        await self._app.segments_recorded(self._node, records)
-                    else:
-                        removed = [key for _, b in batch for key in b["removed"]]
-                        await self._app.segments_removed(self._node, removed)
+                    await self._deliver(kind, [item for _, b in batch for item in b[kind]])
                 except LinkUnavailable:
                     return False
                 for path, _ in batch:
                     path.unlink()
             self._idle.set()
         return True
+
+    async def _deliver(self, kind: str, items: list[Any]) -> None:
+        if kind == "recorded":
+            records = [SegmentRecord(**r) for r in items]
+            await self._app.segments_recorded(self._node, records)
+        elif kind == "removed":
+            await self._app.segments_removed(self._node, items)
+        elif kind == "events":
+            events = [EventRecord.model_validate(e) for e in items]
+            await self._app.events_reported(self._node, events)
+        elif kind == "motion":
+            await self._app.motion_reported(self._node, [MotionSpan(**s) for s in items])
+        else:  # written by a newer version: keep it rather than lose it
+            raise LinkUnavailable(f"unknown outbox message kind {kind!r}")
 
     async def wait_delivered(self) -> None:
         await self._idle.wait()

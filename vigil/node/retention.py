@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from vigil.link.messages import CameraConfig, StoredSegment
+from vigil.link.messages import CameraConfig, RecordMode, StoredSegment
 from vigil.link.protocol import AppSide
 from vigil.node.layout import RecordingsLayout, UnsafePath, remove_segment_file
 from vigil.node.outbox import Outbox
@@ -21,10 +21,14 @@ from vigil.timeutil import now_ms
 log = logging.getLogger(__name__)
 _BATCH = 200
 _DAY_MS = 86_400_000
+# Events-only cameras keep this much more than the pre-buffer: an event opens only once its
+# object qualifies (a zone's minimum time, a few frames to be sure), after it was first seen.
+EVENTS_ONLY_MARGIN_MS = 30_000
 
 
 @dataclass(slots=True)
 class RetentionReport:
+    by_mode: int = 0  # events-only cameras: footage around no event
     by_age: int = 0
     by_size: int = 0
     by_free_space: int = 0
@@ -55,9 +59,23 @@ class Retention:
         if not await self._outbox.flush():
             return report  # the index is not reachable: judge nothing on stale rows
         for camera in cameras:
+            # Footage around events is kept for the event retention (None: no age limit).
+            keep_events_after = 0
+            if camera.event_retention_days is not None:
+                keep_events_after = now_ms() - round(camera.event_retention_days * _DAY_MS)
+            if camera.record_mode is RecordMode.EVENTS:
+                # Only footage around events is wanted. What is newer than the pre-buffer
+                # and a margin may still become the start of one.
+                pre = camera.detection.pre_seconds if camera.detection is not None else 0.0
+                cutoff = now_ms() - round(pre * 1000) - EVENTS_ONLY_MARGIN_MS
+                report.by_mode += await self._delete_while(
+                    camera.id, cutoff, lambda _: True, report, keep_events_after
+                )
             if camera.retention_days is not None:
                 cutoff = now_ms() - round(camera.retention_days * _DAY_MS)
-                report.by_age += await self._delete_while(camera.id, cutoff, lambda _: True, report)
+                report.by_age += await self._delete_while(
+                    camera.id, cutoff, lambda _: True, report, keep_events_after
+                )
             if camera.retention_max_bytes is not None:
                 excess = await self._app.camera_bytes(self._node, camera.id)
                 excess -= camera.retention_max_bytes
@@ -91,10 +109,13 @@ class Retention:
         before_ms: int | None,
         wanted: Callable[[StoredSegment], bool],
         report: RetentionReport,
+        keep_events_after_ms: int | None = None,
     ) -> int:
         deleted = 0
         while True:
-            batch = await self._app.oldest_segments(self._node, camera_id, before_ms, _BATCH)
+            batch = await self._app.oldest_segments(
+                self._node, camera_id, before_ms, _BATCH, keep_events_after_ms
+            )
             chosen: list[StoredSegment] = []
             for seg in batch:
                 if not wanted(seg):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from vigil.link.messages import (
+    CameraActivity,
     CameraConfig,
     CameraState,
     CameraStatus,
+    EventRecord,
+    MotionSpan,
     SegmentRecord,
     StoredSegment,
 )
@@ -17,6 +21,16 @@ from vigil.store.cameras import CameraStore
 from vigil.store.segments import SegmentIndex
 
 log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where a node's events, motion and activity go (see ``vigil.events.service``)."""
+
+    async def reported(self, node: str, events: list[EventRecord]) -> None: ...
+
+    async def motion(self, node: str, spans: list[MotionSpan]) -> None: ...
+
+    async def activity(self, node: str, activity: CameraActivity) -> None: ...
 
 
 class UnknownNode(Exception):
@@ -35,6 +49,7 @@ class NodeRegistry:
         self._status: dict[int, CameraStatus] = {}
         # Told when a camera's state changes (not on every report), e.g. to publish it.
         self.on_status: Callable[[int, CameraState], Awaitable[None]] | None = None
+        self.events: EventSink | None = None  # None: events are dropped (no one stores them)
 
     # -- nodes, as the application server uses them
     def attach(self, name: str, node: NodeSide) -> None:
@@ -96,9 +111,26 @@ class NodeRegistry:
         return await self._segments.paths(node, camera_id)
 
     async def oldest_segments(
-        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+        self,
+        node: str,
+        camera_id: int | None,
+        before_ms: int | None,
+        limit: int,
+        keep_events_after_ms: int | None = None,
     ) -> list[StoredSegment]:
-        return await self._segments.oldest(node, camera_id, before_ms, limit)
+        return await self._segments.oldest(node, camera_id, before_ms, limit, keep_events_after_ms)
 
     async def camera_bytes(self, node: str, camera_id: int) -> int:
         return sum(u.bytes for u in await self._segments.usage(camera_id))
+
+    async def events_reported(self, node: str, events: list[EventRecord]) -> None:
+        if self.events is not None:
+            await self.events.reported(node, events)
+
+    async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
+        if self.events is not None:
+            await self.events.motion(node, spans)
+
+    async def camera_activity(self, node: str, activity: CameraActivity) -> None:
+        if self.events is not None:
+            await self.events.activity(node, activity)

@@ -3,6 +3,9 @@
 A clip is a folder holding ``video.h264`` (Annex B, one access unit per frame, each led by
 an AUD), optionally ``audio.aac`` (ADTS, 1024 samples a frame) and ``index.json`` with the
 byte offsets of every frame, so the RTSP server can slice the files without parsing them.
+
+The picture is ffmpeg's test pattern, or (``scene="walker"``) a person walking across a still
+background, rendered in Python (:mod:`vigil.sim.walker`) and piped to the same encoder.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from vigil.sim.framecode import frame_code_filter
 
 # Bump when the encoding recipe or the index layout changes: old cache entries are then ignored.
+# That includes how the walker is drawn (vigil.sim.walker, vigil.detect.scenes).
 CLIP_FORMAT = 2  # 2: the frame code along the top (vigil.sim.framecode)
 INDEX_NAME = "index.json"
 AAC_SAMPLES_PER_FRAME = 1024
@@ -41,6 +46,12 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9 _.-]{0,32}$")
 _AUD_RE = re.compile(b"\x00\x00\x01\x09")
 _IDR_RE = re.compile(b"\x00\x00\x01[\x25\x45\x65]")
 _ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+# Fields only the walker uses: kept out of a test clip's cache key, so clips cached before
+# the walker existed keep their folders.
+_WALKER_FIELDS = ("scene", "walk_start", "walk_end")
+
+ClipScene = Literal["test", "walker"]
+"""What a clip shows: ffmpeg's test pattern, or a person walking across a still background."""
 
 
 class ClipError(RuntimeError):
@@ -60,6 +71,9 @@ class ClipParams:
     audio: bool = True
     audio_rate: int = 48000
     label: str = ""  # drawn under the clock; makes the clip specific to one camera
+    scene: ClipScene = "test"
+    walk_start: float = 2.0  # walker: seconds into the loop when the person comes into sight
+    walk_end: float = 8.0  # walker: seconds into the loop when they are gone again
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
@@ -77,6 +91,15 @@ class ClipParams:
             raise ValueError(f"unsupported audio rate: {self.audio_rate}")
         if not _LABEL_RE.match(self.label):
             raise ValueError(f"label: up to 32 of A-Z a-z 0-9 space _ . -, not {self.label!r}")
+        if self.scene not in get_args(ClipScene):
+            raise ValueError(f"scene must be one of {get_args(ClipScene)}, not {self.scene!r}")
+        if self.scene == "walker" and not (
+            0 <= self.walk_start < self.walk_end <= self.loop_seconds
+        ):
+            raise ValueError(
+                f"the walk must fit the loop: 0 <= start {self.walk_start:g} "
+                f"< end {self.walk_end:g} <= {self.loop_seconds} s"
+            )
 
     @property
     def gop(self) -> int:
@@ -88,14 +111,21 @@ class ClipParams:
 
     def key(self) -> str:
         """A readable, collision-safe folder name for these parameters."""
+        fields = asdict(self)
+        if self.scene == "test":
+            for name in _WALKER_FIELDS:
+                del fields[name]
+        else:  # 2 and 2.0 s are one walk
+            fields.update(walk_start=float(self.walk_start), walk_end=float(self.walk_end))
         digest = hashlib.sha256(
-            json.dumps([CLIP_FORMAT, asdict(self), _font()], sort_keys=True).encode()
+            json.dumps([CLIP_FORMAT, fields, _font()], sort_keys=True).encode()
         ).hexdigest()[:12]
         audio = f"a{self.audio_rate}" if self.audio else "noaudio"
+        scene = "" if self.scene == "test" else f"-{self.scene}"
         label = f"-{self.label.replace(' ', '_')}" if self.label else ""
         return (
             f"{self.width}x{self.height}-{self.fps}fps-{self.bitrate_kbps}k-"
-            f"{self.loop_seconds}s-g{self.gop}-{audio}{label}-{digest}"
+            f"{self.loop_seconds}s-g{self.gop}-{audio}{scene}{label}-{digest}"
         )
 
 
@@ -156,16 +186,29 @@ def _font() -> str | None:
     return next((f for f in _FONT_CANDIDATES if Path(f).is_file()), None)
 
 
-def _video_filter(params: ClipParams) -> tuple[str, str]:
-    """The lavfi source and the overlay: the time within the loop and the frame number, in
-    figures and as a machine-readable code."""
+def _video_input(params: ClipParams) -> tuple[list[str], Iterator[bytes] | None]:
+    """ffmpeg's arguments for the picture, and the raw frames to write to its stdin if any."""
+    size, rate = f"{params.width}x{params.height}", params.fps
+    if params.scene == "walker":
+        # Imported here: the test pattern needs neither OpenCV nor the photo.
+        from vigil.sim.walker import walker_frames
+
+        raw = ["-f", "rawvideo", "-pix_fmt", "bgr24", "-video_size", size]
+        return [*raw, "-framerate", str(rate), "-i", "-"], walker_frames(params)
+    # Without a font there is no clock: testsrc draws its own seconds counter instead.
+    pattern = "testsrc2" if _font() else "testsrc"
+    source = f"{pattern}=size={size}:rate={rate}:duration={params.loop_seconds}"
+    return ["-f", "lavfi", "-i", source], None
+
+
+def _overlay(params: ClipParams) -> str:
+    """The time within the loop and the frame number, in figures (given a font, apt:
+    fonts-dejavu-core) and as a machine-readable code."""
+    filters = [frame_code_filter(params.width, params.height)]
     font = _font()
-    rate, size = params.fps, f"{params.width}x{params.height}"
-    duration = params.loop_seconds
     if font is None:
-        # testsrc draws its own seconds counter without any font (apt: fonts-dejavu-core).
-        source = f"testsrc=size={size}:rate={rate}:duration={duration}"
-        return source, frame_code_filter(params.width, params.height)
+        return filters[0]
+    rate = params.fps
     # Frame-number arithmetic (not t) so 0.1 s never renders as "0.09"; the epsilon guards
     # against n*100/fps landing just under an integer.
     clock = (
@@ -174,21 +217,17 @@ def _video_filter(params: ClipParams) -> tuple[str, str]:
         rf"  #%{{eif\:n\:d\:4}}"
     )
     common = f"fontfile={font}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2"
-    filters = [
-        frame_code_filter(params.width, params.height),
-        f"drawtext={common}:fontsize=h/8:y=h/10:text='{clock}'",
-    ]
+    filters.append(f"drawtext={common}:fontsize=h/8:y=h/10:text='{clock}'")
     if params.label:
         filters.append(f"drawtext={common}:fontsize=h/12:y=h/10+h/6:text='{params.label}'")
-    return f"testsrc2=size={size}:rate={rate}:duration={duration}", ",".join(filters)
+    return ",".join(filters)
 
 
 def _encode(params: ClipParams, work: Path) -> None:
-    source, overlay = _video_filter(params)
+    video_input, frames = _video_input(params)
     gop = str(params.gop)
     kbps = params.bitrate_kbps
-    cmd = [find_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    cmd += ["-f", "lavfi", "-i", source]
+    cmd = [find_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *video_input]
     if params.audio:
         # One extra frame of audio covers the skipped priming frame.
         seconds = params.loop_seconds + 2 * AAC_SAMPLES_PER_FRAME / params.audio_rate
@@ -196,7 +235,7 @@ def _encode(params: ClipParams, work: Path) -> None:
         cmd += [f"sine=frequency=880:beep_factor=4:sample_rate={params.audio_rate}:d={seconds}"]
     # Closed GOPs of a fixed length, no B-frames (DTS == PTS), SPS/PPS before every IDR so a
     # client can start at any keyframe, and an AUD before every frame to split on.
-    cmd += ["-map", "0:v", "-filter:v", overlay, "-c:v", "libx264", "-preset", "veryfast"]
+    cmd += ["-map", "0:v", "-filter:v", _overlay(params), "-c:v", "libx264", "-preset", "veryfast"]
     cmd += ["-profile:v", "main", "-pix_fmt", "yuv420p", "-bf", "0"]
     cmd += ["-g", gop, "-keyint_min", gop, "-sc_threshold", "0"]
     cmd += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k"]
@@ -205,9 +244,31 @@ def _encode(params: ClipParams, work: Path) -> None:
     if params.audio:
         cmd += ["-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-f", "adts"]
         cmd += [str(work / "audio.aac")]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ClipError(f"ffmpeg failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    _run_ffmpeg(cmd, frames)
+
+
+def _run_ffmpeg(cmd: list[str], frames: Iterator[bytes] | None) -> None:
+    """Run ``cmd``, writing ``frames`` to its stdin. Its stderr goes to a file, not a pipe:
+    ffmpeg blocked on a full stderr pipe would never drain the stdin we block writing to."""
+    with tempfile.TemporaryFile() as stderr:
+        stdin = subprocess.DEVNULL if frames is None else subprocess.PIPE
+        process = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            if frames is not None:
+                assert process.stdin is not None
+                with process.stdin:  # closing it ends ffmpeg's input
+                    for frame in frames:
+                        process.stdin.write(frame)
+        except BrokenPipeError:
+            pass  # ffmpeg quit early; its status and stderr say why
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if code := process.wait():
+            stderr.seek(0)
+            message = stderr.read().decode(errors="replace").strip()[-2000:]
+            raise ClipError(f"ffmpeg failed ({code}): {message}")
 
 
 def _build_index(params: ClipParams, work: Path) -> dict[str, object]:

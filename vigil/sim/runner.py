@@ -27,7 +27,7 @@ from types import FrameType, TracebackType
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote
 
-from vigil.sim.clips import ClipParams, ensure_clip
+from vigil.sim.clips import ClipParams, ClipScene, ensure_clip
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ class SimulatedCameras:
         audio: bool = True,
         audio_rate: int = 48000,
         labels: bool = False,
+        scene: ClipScene = "test",
+        walk_start: float = 2.0,
+        walk_end: float = 8.0,
         port: int = 0,
         control_port: int = 0,
         auth: str | None = None,
@@ -123,8 +126,9 @@ class SimulatedCameras:
         ready_timeout: float = 30.0,
     ) -> None:
         """``port``/``control_port`` 0 pick free ones; ``labels`` encodes one clip per
-        camera with its name drawn in (slower to prepare); ``auth`` is ``"user:password"``,
-        asked for on every camera with ``auth_method``."""
+        camera with its name drawn in (slower to prepare); ``scene="walker"`` shows a person
+        walking across, in sight from ``walk_start`` to ``walk_end`` seconds into every loop;
+        ``auth`` is ``"user:password"``, asked for on every camera with ``auth_method``."""
         if cameras < 1:
             raise ValueError("at least one camera")
         if auth is not None and (":" not in auth or auth.startswith(":")):
@@ -139,6 +143,9 @@ class SimulatedCameras:
             loop_seconds=loop_seconds,
             audio=audio,
             audio_rate=audio_rate,
+            scene=scene,
+            walk_start=walk_start,
+            walk_end=walk_end,
         )
         self._labels = labels
         self._port = port
@@ -374,6 +381,7 @@ def run_sim(
     audio: bool,
     control_port: int | None,
     auth: str | None,
+    scene: ClipScene = "test",
 ) -> None:
     """``vigil sim``: serve the cameras, print one RTSP URL a line on stdout, block until
     SIGINT/SIGTERM. Everything else goes to stderr."""
@@ -387,6 +395,7 @@ def run_sim(
         port=port,
         control_port=control_port or 0,
         auth=auth,
+        scene=scene,
     )
     stop = threading.Event()
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from vigil.link.messages import CameraConfig
+from vigil.detect.settings import DetectionSettings
+from vigil.link.messages import CameraConfig, DetectConfig, RecordMode
 from vigil.secrets import SecretBox
 from vigil.store.database import Database
 from vigil.store.models import Camera, Segment
@@ -42,6 +43,9 @@ class CameraFields:
     retention_days: float | None = None
     retention_max_bytes: int | None = None
     site_id: int | None = None  # one of the organisation's sites; the caller checks that
+    record_mode: RecordMode = RecordMode.CONTINUOUS
+    event_retention_days: float | None = None
+    detection: DetectionSettings | None = None
 
 
 class CameraHasProtectedFootage(Exception):
@@ -132,6 +136,7 @@ class CameraStore:
         password = (
             self._secrets.decrypt(camera.password_encrypted) if camera.password_encrypted else None
         )
+        detection = detection_of(camera)
         return CameraConfig(
             id=camera.id,
             name=camera.name,
@@ -144,6 +149,10 @@ class CameraStore:
             segment_seconds=camera.segment_seconds,
             retention_days=camera.retention_days,
             retention_max_bytes=camera.retention_max_bytes,
+            record_mode=RecordMode(camera.record_mode),
+            event_retention_days=camera.event_retention_days,
+            detection=detection,
+            detect=detect_config(detection),
         )
 
     def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +160,10 @@ class CameraStore:
         if "password" in columns:
             password = columns.pop("password")
             columns["password_encrypted"] = self._secrets.encrypt(password) if password else None
+        if isinstance(columns.get("detection"), DetectionSettings):
+            columns["detection"] = columns["detection"].model_dump(mode="json")
+        if "record_mode" in columns:
+            columns["record_mode"] = RecordMode(columns["record_mode"]).value
         return columns
 
     @staticmethod
@@ -168,3 +181,22 @@ class CameraStore:
 
 def vars_of(fields: CameraFields) -> dict[str, Any]:
     return {slot: getattr(fields, slot) for slot in CameraFields.__slots__}
+
+
+def detection_of(camera: Camera) -> DetectionSettings | None:
+    """The camera's detection settings as stored (None: never set)."""
+    if camera.detection is None:
+        return None
+    return DetectionSettings.model_validate(camera.detection)
+
+
+def detect_config(detection: DetectionSettings | None) -> DetectConfig | None:
+    """The frames the camera's ffmpeg must hand detection; None when detection is off."""
+    if detection is None or not detection.enabled:
+        return None
+    return DetectConfig(
+        fps=detection.fps,
+        width=detection.width,
+        height=detection.height,
+        prefer_sub=detection.prefer_sub,
+    )

@@ -74,6 +74,11 @@ class Camera(Base):
     segment_seconds: Mapped[float] = mapped_column(Float, default=10.0)
     retention_days: Mapped[float | None] = mapped_column(Float)
     retention_max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # continuous | events (see vigil.link.messages.RecordMode)
+    record_mode: Mapped[str] = mapped_column(String(16), default="continuous")
+    event_retention_days: Mapped[float | None] = mapped_column(Float)
+    # vigil.detect.settings.DetectionSettings as JSON; null: no detection.
+    detection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     node: Mapped[str] = mapped_column(String(100), default="local")
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
@@ -105,6 +110,58 @@ class Segment(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[float | None] = mapped_column(Float)
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Motion was seen while it was recorded (set as motion spans and segments arrive).
+    motion: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Event(Base):
+    """Something a camera saw: a tracked object of a wanted label, or motion.
+
+    Its node names it (``uid``) and reports it as it opens, changes and ends; each report
+    replaces the row's description, so a repeated or late report changes nothing.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_camera_start", "camera_id", "start_ms"),
+        Index("ix_events_org_start", "org_id", "start_ms"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    node: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # object | motion
+    label: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)  # null while it lasts
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    pre_ms: Mapped[int] = mapped_column(Integer, default=0)
+    post_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # [[time_ms, x1, y1, x2, y2], ...]: the object's path, thinned.
+    boxes: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    snapshot_path: Mapped[str | None] = mapped_column(String(500))
+    snapshot_ms: Mapped[int | None] = mapped_column(BigInteger)
+    snapshot_box: Mapped[list[float] | None] = mapped_column(JSON)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MotionSpan(Base):
+    """A stretch of time a camera saw motion: marks segments, shows on timelines."""
+
+    __tablename__ = "motion_spans"
+    __table_args__ = (Index("ix_motion_spans_camera_start", "camera_id", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class Export(Base):

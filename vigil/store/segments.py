@@ -11,7 +11,8 @@ from sqlalchemy.orm import aliased
 
 from vigil.link.messages import SegmentRecord, StoredSegment
 from vigil.store.database import Database
-from vigil.store.models import Segment
+from vigil.store.models import Event, Segment
+from vigil.store.models import MotionSpan as MotionRow
 
 # Two segments closer than this are one continuous span; farther apart, a gap.
 SPAN_TOLERANCE_MS = 1500
@@ -19,6 +20,8 @@ SPAN_TOLERANCE_MS = 1500
 # bound the start on both sides and read one stretch of the (camera, start) index.
 LONGEST_SEGMENT_MS = 3_600_000
 _CHUNK = 500
+# An open event is taken to last until now; this stands for its (null) end in queries.
+FAR_FUTURE_MS = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,25 @@ class SegmentIndex:
             # One path once, even if a batch repeats it (a recovered segment can be
             # reported by both recovery and reconciliation before delivery).
             new = list({r.path: r for r in records if r.path not in known}.values())
-            session.add_all(Segment(node=node, protected=False, **r.model_dump()) for r in new)
+            session.add_all(
+                Segment(node=node, protected=False, motion=False, **r.model_dump()) for r in new
+            )
+            await session.flush()
+            # Motion reported before its segment arrived (a span can end after the
+            # segment does, or come first through the outbox).
+            for chunk in _chunks([r.path for r in new]):
+                overlapping = (
+                    select(MotionRow.id)
+                    .where(
+                        MotionRow.camera_id == Segment.camera_id,
+                        MotionRow.start_ms < Segment.end_ms,
+                        MotionRow.end_ms > Segment.start_ms,
+                    )
+                    .exists()
+                )
+                await session.execute(
+                    update(Segment).where(Segment.path.in_(chunk), overlapping).values(motion=True)
+                )
         return len(new)
 
     async def remove(self, paths: Sequence[str]) -> int:
@@ -231,9 +252,19 @@ class SegmentIndex:
             )
 
     async def oldest(
-        self, node: str, camera_id: int | None, before_ms: int | None, limit: int
+        self,
+        node: str,
+        camera_id: int | None,
+        before_ms: int | None,
+        limit: int,
+        keep_events_after_ms: int | None = None,
     ) -> list[StoredSegment]:
-        """Unprotected segments, oldest first, never the newest segment of a camera."""
+        """Unprotected segments, oldest first, never the newest segment of a camera.
+
+        With ``keep_events_after_ms``, segments within the footage window of an event
+        (its time widened by its buffers) that was still going on at or after that time
+        are not candidates: event footage outlives continuous footage.
+        """
         newer = aliased(Segment)
         has_newer = (
             select(newer.id)
@@ -241,6 +272,19 @@ class SegmentIndex:
             .exists()
         )
         query = select(Segment).where(Segment.node == node, ~Segment.protected, has_newer)
+        if keep_events_after_ms is not None:
+            event_end = func.coalesce(Event.end_ms, FAR_FUTURE_MS)
+            in_event = (
+                select(Event.id)
+                .where(
+                    Event.camera_id == Segment.camera_id,
+                    event_end >= keep_events_after_ms,
+                    Event.start_ms - Event.pre_ms < Segment.end_ms,
+                    event_end + Event.post_ms > Segment.start_ms,
+                )
+                .exists()
+            )
+            query = query.where(~in_event)
         if camera_id is not None:
             query = query.where(Segment.camera_id == camera_id)
         if before_ms is not None:

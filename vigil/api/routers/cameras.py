@@ -10,11 +10,19 @@ from fastapi.exceptions import RequestValidationError
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem_responses
-from vigil.api.schemas import CameraCreate, CameraOut, CameraStatusOut, CameraUpdate
+from vigil.api.schemas import (
+    CameraCreate,
+    CameraOut,
+    CameraStatusOut,
+    CameraUpdate,
+    check_record_mode,
+)
 from vigil.api.security import ConfigureCamera, SeeCamera, actor_of, admin, member
 from vigil.app import Services
 from vigil.auth.permissions import Scope
 from vigil.auth.principal import Principal
+from vigil.link.messages import RecordMode
+from vigil.store.cameras import detection_of
 from vigil.store.models import Camera
 from vigil.store.users import SiteNotFound
 from vigil.timeutil import now_ms
@@ -91,6 +99,15 @@ async def update_camera(
     """Change the fields given; null clears an optional one (``password: null`` removes it)."""
     changes = body.changes()
     await _check_site(services, camera.org_id, changes.get("site_id"))
+    mode = RecordMode(changes.get("record_mode", camera.record_mode))
+    detection = changes["detection"] if "detection" in changes else detection_of(camera)
+    try:
+        check_record_mode(mode, detection)
+    except ValueError as e:
+        field = "detection" if "detection" in changes else "record_mode"
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", field), "msg": str(e)}]
+        ) from None
     camera = await services.cameras.update(camera.id, changes)
     await services.auth.audit.record(
         actor_of(request),

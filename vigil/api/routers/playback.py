@@ -23,6 +23,7 @@ from vigil.app import Services
 from vigil.auth.tokens import MediaKind
 from vigil.node.layout import UnsafePath
 from vigil.playback.frames import NoFrame
+from vigil.store.events import EventFilter
 from vigil.store.segments import Interval, SegmentRow, find_gaps, first_per_slot, spans_of_times
 from vigil.timeutil import iso, now_ms
 
@@ -34,6 +35,7 @@ HLS_PLAYLIST = "application/vnd.apple.mpegurl"
 _PLAYLIST = {"content": {HLS_PLAYLIST: {}}, "description": "an HLS VOD playlist (RFC 8216)"}
 # A day at 10 s segments is 8,640 of them; a scrubbing bar shows a few hundred.
 DEFAULT_PREVIEWS = 720
+TIMELINE_EVENTS = 1000
 _JPEG = {"content": {"image/jpeg": {}}, "description": "a JPEG image"}
 
 
@@ -42,13 +44,26 @@ class PreviewOut(Output):
     url: str
 
 
+class TimelineEventOut(Output):
+    id: int
+    kind: str
+    label: str
+    score: float
+    zones: list[str]
+    start: Timestamp
+    end: Timestamp | None = Field(description="null while it lasts")
+
+
 class TimelineOut(Output):
     camera_id: int
     start: Timestamp
     end: Timestamp
     spans: list[IntervalOut] = Field(description="continuous recording, clipped to the range")
     gaps: list[IntervalOut] = Field(description="no recording, up to the range's end or now")
-    events: list[dict[str, object]] = Field(description="events in the range (none yet)")
+    events: list[TimelineEventOut] = Field(
+        description=f"events in the range, oldest first (at most {TIMELINE_EVENTS})"
+    )
+    motion: list[IntervalOut] = Field(description="motion seen in the range")
     previews: list[PreviewOut] = Field(description="small images for scrubbing, in time order")
 
 
@@ -131,13 +146,35 @@ async def timeline(
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
     root = _camera_root(request, camera.id)
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
+    events = await services.events.store.find(
+        EventFilter(
+            org_id=camera.org_id,
+            camera_ids=[camera.id],
+            since_ms=start_ms,
+            until_ms=end_ms,
+            limit=TIMELINE_EVENTS,
+        )
+    )
+    motion = await services.events.store.motion_in_range(camera.id, start_ms, end_ms)
     return TimelineOut(
         camera_id=camera.id,
         start=start_ms,
         end=end_ms,
         spans=[IntervalOut(start=s.start_ms, end=s.end_ms) for s in spans],
         gaps=[IntervalOut(start=g.start_ms, end=g.end_ms) for g in gaps],
-        events=[],
+        events=[
+            TimelineEventOut(
+                id=e.id,
+                kind=e.kind,
+                label=e.label,
+                score=e.score,
+                zones=e.zones,
+                start=e.start_ms,
+                end=e.end_ms,
+            )
+            for e in reversed(events)
+        ],
+        motion=[IntervalOut(start=max(a, start_ms), end=min(b, end_ms)) for a, b in motion],
         previews=[
             PreviewOut(time=begin, url=f"{root}/segments/{sid}/preview.jpg{link}")
             for sid, begin in samples

@@ -112,6 +112,13 @@ async def list_recordings(
     services: ServicesDep,
     start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
     end: Annotated[Instant | None, Query(description="default: now")] = None,
+    motion: Annotated[
+        bool | None,
+        Query(
+            description="only segments with (true) or without (false) motion; spans and gaps"
+            " still describe all the footage"
+        ),
+    ] = None,
 ) -> RecordingsOut:
     """Segments, continuous spans and gaps of a camera in a time range (at most 31 days)."""
     now = now_ms()
@@ -122,6 +129,8 @@ async def list_recordings(
         for span in merge_spans(segments)
     ]
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
+    if motion is not None:
+        segments = [seg for seg in segments if seg.motion == motion]
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
     return RecordingsOut(
         camera_id=camera.id,
@@ -132,6 +141,20 @@ async def list_recordings(
         gaps=[IntervalOut(start=g.start_ms, end=g.end_ms) for g in gaps],
         total_bytes=sum(seg.size for seg in segments),
     )
+
+
+@router.get("/motion", responses=problem_responses(401, 403, 404, 422))
+async def list_motion(
+    camera: RecordingsCamera,
+    services: ServicesDep,
+    start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
+    end: Annotated[Instant | None, Query(description="default: now")] = None,
+) -> list[IntervalOut]:
+    """The camera's motion spans overlapping a time range (at most 31 days), oldest first,
+    whole (not clipped to the range)."""
+    start_ms, end_ms = _query_range(start, end, now_ms())
+    spans = await services.events.store.motion_in_range(camera.id, start_ms, end_ms)
+    return [IntervalOut(start=a, end=b) for a, b in spans]
 
 
 @router.get("/segments/{segment_id}", responses=problem_responses(401, 403, 404, 422))

@@ -1,0 +1,1 @@
+"""Detection events on the application server: stored, listed, announced, expired."""
