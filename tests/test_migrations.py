@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import warnings
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -26,3 +28,27 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_upgrades_keep_every_row_on_sqlite(tmp_path: Path) -> None:
+    """SQLite alters a table by copying and dropping it: the drop must not cascade to the
+    rows that refer to it (a camera's segments, an organisation's cameras)."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0002")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO cameras (id, name, main_url, enabled, recording, segment_seconds, node,"
+            " created_at, updated_at) VALUES (1, 'Gate', 'rtsp://cam/1', 1, 1, 10, 'local', 0, 0)"
+        )
+        db.execute(
+            "INSERT INTO segments (camera_id, node, path, start_ms, end_ms, size, protected)"
+            " VALUES (1, 'local', '1/a.mp4', 0, 1000, 10, 0)"
+        )
+    upgrade(url)  # 0003 rebuilds cameras, 0005 rebuilds orgs
+    with sqlite3.connect(path) as db:
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES]
+    assert counts == [1, 1, 1]
+
+
+TABLES = ("orgs", "cameras", "segments")

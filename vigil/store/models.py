@@ -33,6 +33,8 @@ class Org(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Its limits; null: none (the embedded default).
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -340,3 +342,144 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class Plan(Base):
+    """What an organisation pays for: limits on storage, cameras and users (null: none)."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    max_cameras: Mapped[int | None] = mapped_column(Integer)
+    max_users: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LibraryEvent(Base):
+    """A named occasion (a play, a sports day, a lesson) that owns media items; not to be
+    confused with a detection event."""
+
+    __tablename__ = "library_events"
+    __table_args__ = (Index("ix_library_events_org_start", "org_id", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(String(200))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # User groups taking part (classes): their members see the event and its items.
+    group_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MediaItem(Base):
+    """A picture or video in the library: uploaded, or saved from a camera."""
+
+    __tablename__ = "media_items"
+    __table_args__ = (
+        Index("ix_media_items_org_created", "org_id", "created_at"),
+        Index("ix_media_items_org_sha256", "org_id", "sha256"),
+        Index("ix_media_items_event", "event_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("library_events.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # image | video
+    source: Mapped[str] = mapped_column(String(16))  # upload | export | clip | snapshot
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Labels a camera's detection saw in it (for clips and snapshots of detection events).
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    captured_at: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploader: Mapped[str] = mapped_column(String(200))
+    # Shared with these user groups beyond the event's (empty: only as the event is).
+    group_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    filename: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # uploading | processing | ready | failed
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Where its files are: the backend's name and keys (original, web-playable, pictures).
+    storage: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(500))
+    web_key: Mapped[str | None] = mapped_column(String(500))
+    poster_key: Mapped[str | None] = mapped_column(String(500))
+    thumb_key: Mapped[str | None] = mapped_column(String(500))
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # all its files
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShareLink(Base):
+    """A link to an item or a library event for people without an account."""
+
+    __tablename__ = "share_links"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("media_items.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("library_events.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; null: none
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Upload(Base):
+    """A resumable (tus) upload under way: its bytes wait in the uploads folder."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    length: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    # tus Upload-Metadata, decoded: filename, title, event_id, ...
+    meta: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("media_items.id", ondelete="SET NULL"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageSample(Base):
+    """An organisation's storage use at one time, by kind (for history and analytics)."""
+
+    __tablename__ = "usage_samples"
+    __table_args__ = (Index("ix_usage_samples_org_at", "org_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    at: Mapped[int] = mapped_column(BigInteger)
+    library_bytes: Mapped[int] = mapped_column(BigInteger)
+    recordings_bytes: Mapped[int] = mapped_column(BigInteger)
+    # {"image": bytes, "video": bytes, "export": bytes, ...}
+    by_kind: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

@@ -10,10 +10,12 @@ config = context.config
 url: str = config.attributes["url"]
 engine = create_engine(url, poolclass=NullPool)
 if url.startswith("sqlite"):
-    # Each migration runs in a transaction; SQLite needs batch mode to alter tables.
+    # SQLite alters a table by copying it and dropping the old one (batch mode). With
+    # foreign keys enforced, that drop would cascade to every row referring to the table
+    # (cameras to segments, organisations to everything): migrations run without them.
     @event.listens_for(engine, "connect")
-    def _fk(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    def _no_fk(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
 
 
 with engine.connect() as connection:
