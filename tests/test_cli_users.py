@@ -14,6 +14,7 @@ from vigil.auth.service import AuthService
 from vigil.cli import cli
 from vigil.settings import Settings
 from vigil.store.audit import Actor, AuditFilter
+from vigil.store.library import LibraryStore
 
 
 def env(settings: Settings) -> dict[str, str]:
@@ -94,3 +95,31 @@ def test_without_stdin_the_password_is_asked_twice_and_not_echoed(settings: Sett
 
     listed = CliRunner().invoke(cli, ["users", "list", *options(settings)], env=env(settings))
     assert listed.output.split() == ["ada", "admin", "My", "organisation"]
+
+
+def vigil(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vigil", *args, *options(settings)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env(settings)},
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_plans_set_puts_an_organisation_on_a_plan(settings: Settings) -> None:
+    assert create_admin(settings, "--username", "Ada", "--org", "Hill school").returncode == 0
+    run = vigil(settings, "plans", "set", "hill SCHOOL", "--plan", "Starter", "--storage-gb", "2")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "Hill school is on plan Starter (2 GB)"
+    db = await open_database(settings)
+    try:
+        plan = await LibraryStore(db).plan_of(1)
+        assert plan is not None
+        assert (plan.name, plan.storage_bytes, plan.max_users) == ("Starter", 2_000_000_000, None)
+    finally:
+        await db.close()
+    missing = vigil(settings, "plans", "set", "Nowhere", "--plan", "Starter")
+    assert missing.returncode != 0
+    assert "no organisation named 'Nowhere'" in missing.stderr

@@ -24,10 +24,17 @@ async def test_migrations_match_the_models(database_url: str) -> None:
             # SQLite's reflection skips expression indexes (lower(name)); it says so.
             warnings.filterwarnings("ignore", message="Skipped unsupported reflection")
             warnings.filterwarnings("ignore", message="autogenerate skipping")
-            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_name": _not_search})
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _not_search(name: str | None, type_: str, _parents: object) -> bool:
+    """The search tables are not models (FTS5 and its shadow tables on SQLite, a tsvector
+    table on PostgreSQL: see migration 0006)."""
+    return not (type_ == "table" and (name or "").startswith("media_search"))
 
 
 def test_upgrades_keep_every_row_on_sqlite(tmp_path: Path) -> None:

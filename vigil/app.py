@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -11,6 +12,10 @@ from vigil.auth.service import AuthService
 from vigil.cameras.service import CameraService
 from vigil.events.service import EventService
 from vigil.exports.service import ExportService
+from vigil.library.search import SearchIndex
+from vigil.library.service import LibraryService
+from vigil.library.storage import Lifecycle, Tiered
+from vigil.library.tus import Uploads
 from vigil.link.local import LocalLink
 from vigil.mqtt.bridge import MqttBridge
 from vigil.mqtt.publisher import Command, MqttPublisher
@@ -19,11 +24,12 @@ from vigil.node.node import MediaNode
 from vigil.nodes.registry import NodeRegistry
 from vigil.playback.service import Playback
 from vigil.secrets import SecretBox
-from vigil.settings import Settings
-from vigil.store.cameras import CameraStore
+from vigil.settings import LibrarySettings, Settings
+from vigil.store.cameras import CameraNotFound, CameraStore
 from vigil.store.database import Database
 from vigil.store.events import EventStore
 from vigil.store.exports import ExportStore
+from vigil.store.library import LibraryStore
 from vigil.store.migrate import upgrade
 from vigil.store.segments import SegmentIndex
 
@@ -43,6 +49,8 @@ class Services:
     exports: ExportService
     auth: AuthService
     events: EventService
+    library: LibraryService
+    uploads: Uploads
     playback: Playback = field(default_factory=Playback)
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -97,7 +105,22 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)
-    services = Services(settings, db, cameras, segments, registry, node, exports, auth, events)
+    library = await start_library(settings, db, store)
+    uploads = Uploads(
+        db,
+        settings.data_dir / "uploads",
+        max_size=settings.library.max_upload_bytes,
+        lifetime_ms=round(settings.library.upload_expiry_hours * 3_600_000),
+    )
+    services = Services(
+        settings, db, cameras, segments, registry, node, exports, auth, events, library, uploads
+    )
+    services.tasks.append(
+        asyncio.create_task(
+            library_housekeeping(library, uploads, settings.library),
+            name="library-housekeeping",
+        )
+    )
     services.tasks.append(
         asyncio.create_task(
             events.run_expiry(settings.retention.interval_seconds), name="event-retention"
@@ -106,6 +129,44 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     if settings.mqtt.enabled:
         services.mqtt = await start_mqtt(services)
     return services
+
+
+async def start_library(settings: Settings, db: Database, cameras: CameraStore) -> LibraryService:
+    """The media library: its stores (local or S3, hot and cold), search, processing."""
+
+    async def camera_name(camera_id: int) -> str | None:
+        with contextlib.suppress(CameraNotFound):
+            return (await cameras.get(camera_id)).name
+        return None
+
+    stores = Tiered.from_settings(settings.library.storage, settings.data_dir)
+    library = LibraryService(
+        LibraryStore(db),
+        stores,
+        SearchIndex(db),
+        settings.data_dir / "library-work",
+        camera_name,
+        Lifecycle.from_settings(settings.library.storage, stores),
+    )
+    await library.start()
+    return library
+
+
+async def library_housekeeping(
+    library: LibraryService, uploads: Uploads, settings: LibrarySettings
+) -> None:
+    """Now and then: note storage use, move old items to the cold store, drop uploads
+    nobody finished."""
+    while True:
+        try:
+            await library.sample_usage()
+            moved = await library.move_cold()
+            if moved:
+                log.info("library lifecycle moved %d items to the cold store", moved)
+            await uploads.sweep()
+        except Exception:
+            log.exception("library housekeeping failed")
+        await asyncio.sleep(settings.housekeeping_minutes * 60)
 
 
 async def start_mqtt(services: Services) -> MqttPublisher:
@@ -132,6 +193,7 @@ async def stop_services(services: Services) -> None:
     for task in services.tasks:
         task.cancel()
     await asyncio.gather(*services.tasks, return_exceptions=True)
+    await services.library.stop()
     if services.mqtt is not None:
         await services.mqtt.stop()  # first, so "offline" goes out while all else still runs
     await services.exports.stop()

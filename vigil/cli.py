@@ -20,6 +20,8 @@ export_cli = typer.Typer(no_args_is_help=True, help="Check exported clips.")
 cli.add_typer(export_cli, name="export")
 users_cli = typer.Typer(no_args_is_help=True, help="Manage the people who sign in.")
 cli.add_typer(users_cli, name="users")
+plans_cli = typer.Typer(no_args_is_help=True, help="Plans: what an organisation may store.")
+cli.add_typer(plans_cli, name="plans")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file", dir_okay=False)
@@ -272,6 +274,57 @@ def users_list(
         raise _fail(str(exc)) from None
     for line in lines:
         typer.echo(line)
+
+
+@plans_cli.command("set")
+def plans_set(
+    org: Annotated[str, typer.Argument(help="the organisation's name")],
+    plan: Annotated[str, typer.Option(help="the plan's name, made or changed")],
+    storage_gb: Annotated[
+        float | None, typer.Option(min=0, help="storage for library and recordings")
+    ] = None,
+    cameras: Annotated[int | None, typer.Option(min=0)] = None,
+    users: Annotated[int | None, typer.Option(min=0)] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Put an organisation on a plan with these limits (left out: no limit)."""
+    from sqlalchemy import select
+
+    from vigil.app import open_database
+    from vigil.store.library import LibraryStore
+    from vigil.store.models import Plan
+    from vigil.store.users import UserStore
+    from vigil.timeutil import now_ms
+
+    settings = _users_settings(config, data_dir)
+    storage = round(storage_gb * 1e9) if storage_gb is not None else None
+
+    async def run() -> str | None:
+        db = await open_database(settings)
+        try:
+            found = [o for o in await UserStore(db).orgs() if o.name.casefold() == org.casefold()]
+            if not found:
+                return None
+            async with db.write() as session:
+                row = await session.scalar(select(Plan).where(Plan.name == plan))
+                if row is None:
+                    row = Plan(name=plan, created_at=now_ms())
+                    session.add(row)
+                row.storage_bytes, row.max_cameras, row.max_users = storage, cameras, users
+            await LibraryStore(db).set_plan(found[0].id, row.id)
+            return found[0].name
+        finally:
+            await db.close()
+
+    try:
+        name = asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+    if name is None:
+        raise _fail(f"no organisation named {org!r}")
+    limit = f"{storage_gb:g} GB" if storage_gb is not None else "no storage limit"
+    typer.echo(f"{name} is on plan {plan} ({limit})")
 
 
 def main() -> None:

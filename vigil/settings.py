@@ -14,6 +14,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vigil.library.storage import StorageSettings
 from vigil.mqtt.settings import MqttSettings
 
 
@@ -68,6 +69,20 @@ class CameraDefaults(Section):
     )
 
 
+class LibrarySettings(Section):
+    """The media library: where its files go, how big an upload may be, how long
+    unfinished uploads wait to be resumed."""
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    max_upload_bytes: int = Field(default=20 << 30, gt=0, description="largest single upload")
+    upload_expiry_hours: float = Field(
+        default=24, gt=0, description="an unfinished upload is deleted after this long"
+    )
+    housekeeping_minutes: float = Field(
+        default=60, gt=0, description="usage samples, lifecycle moves, expired uploads"
+    )
+
+
 class AuthSettings(Section):
     """Sign-in, sessions, throttling and signed media links."""
 
@@ -115,6 +130,7 @@ class Settings(BaseSettings):
     cameras: CameraDefaults = CameraDefaults()
     auth: AuthSettings = AuthSettings()
     mqtt: MqttSettings = MqttSettings()
+    library: LibrarySettings = LibrarySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ from tests.people import PASSWORD, grant
 from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.auth import passwords
-from vigil.auth.permissions import ALL_SCOPES, Permission
+from vigil.auth.permissions import ALL_SCOPES, Permission, Role
+from vigil.auth.principal import Principal, Via
 from vigil.auth.tokens import new_api_key, token_hash
 from vigil.exports.manifest import MANIFEST
 from vigil.link.messages import BoxAt, EventKind, EventRecord, EventSnapshot, EventStage
@@ -33,7 +35,17 @@ from vigil.settings import Settings
 from vigil.store.audit import Actor
 from vigil.store.cameras import CameraFields
 from vigil.store.events import EventFilter
-from vigil.store.models import Event, Export, Grant, User, UserGroup
+from vigil.store.models import (
+    Event,
+    Export,
+    Grant,
+    LibraryEvent,
+    MediaItem,
+    ShareLink,
+    Upload,
+    User,
+    UserGroup,
+)
 from vigil.timeutil import iso, now_ms
 
 ROLES = ("anonymous", "viewer", "operator", "admin", "other_admin", "key", "key_no_scope")
@@ -133,6 +145,34 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/grants/{grant_id}"):                          "U F F A N A F",
     ("PATCH", "/api/grants/{grant_id}"):                        "U F F A N A F",
     ("DELETE", "/api/grants/{grant_id}"):                       "U F F A N A F",
+    # tus uploads: operators and admins; an upload (the admin's here) is its creator's alone.
+    ("OPTIONS", "/api/uploads"):                                "A A A A A A A",
+    ("POST", "/api/uploads"):                                   "U F A A A A F",
+    ("HEAD", "/api/uploads/{upload_id}"):                       "U F N A N A F",
+    ("PATCH", "/api/uploads/{upload_id}"):                      "U F N A N A F",
+    ("DELETE", "/api/uploads/{upload_id}"):                     "U F N A N A F",
+    # The library: everyone of the organisation looks (viewers only at what is shared with
+    # their groups); admins and operators change it; share links need no account.
+    ("GET", "/api/library/events"):                             "U A A A A A F",
+    ("POST", "/api/library/events"):                            "U F A A A A F",
+    ("GET", "/api/library/events/{library_event_id}"):          "U N A A N A F",
+    ("PATCH", "/api/library/events/{library_event_id}"):        "U F A A N A F",
+    ("GET", "/api/library/search"):                             "U A A A A A F",
+    ("POST", "/api/library/items/from-event"):                  "U F A A A A F",
+    ("POST", "/api/library/items/from-export"):                 "U F A A A A F",
+    ("GET", "/api/library/items/{item_id}"):                    "U N A A N A F",
+    ("PATCH", "/api/library/items/{item_id}"):                  "U F A A N A F",
+    ("DELETE", "/api/library/items/{item_id}"):                 "U F A A N A F",
+    ("GET", "/api/library/items/{item_id}/files/{variant}"):    "U N A A N A F",
+    ("POST", "/api/library/shares"):                            "U F A A A A F",
+    ("GET", "/api/library/shares"):                             "U F A A A A F",
+    ("DELETE", "/api/library/shares/{share_id}"):               "U F A A N A F",
+    ("GET", "/api/library/usage"):                              "U A A A A A F",
+    ("GET", "/api/library/usage/history"):                      "U F F A A A F",
+    ("GET", "/api/library/usage/history.csv"):                  "U F F A A A F",
+    ("GET", "/api/library/analytics"):                          "U F F A A A F",
+    ("GET", "/api/share/{token}"):                              "A A A A A A A",
+    ("GET", "/api/share/{token}/items/{item_id}/{variant}"):    "A A A A A A A",
 }  # fmt: skip
 
 # 404 answers that hide a thing (as opposed to "that file of yours is gone").
@@ -148,6 +188,10 @@ HIDING = {
     "key-not-found",
     "session-not-found",
     "api-key-not-found",
+    "upload-not-found",
+    "item-not-found",
+    "library-event-not-found",
+    "share-not-found",
 }
 
 
@@ -163,7 +207,7 @@ def _schema_routes() -> set[tuple[str, str]]:
         (method.upper(), path)
         for path, item in app.openapi()["paths"].items()
         for method in item
-        if method in {"get", "post", "put", "patch", "delete"}
+        if method in {"get", "head", "options", "post", "put", "patch", "delete"}
     }
 
 
@@ -241,6 +285,8 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
     key = await services.auth.keys.create(
         world.users["admin"].id, "backup", token_hash(new_api_key()), ["exports"], now_ms(), None
     )
+    upload = await _seed_upload(services, settings, world.users["admin"])
+    library_event, item, share, share_token = await _seed_library(services, world.users["admin"])
     folder = services.exports.folder(export.id)
     folder.mkdir(parents=True)
     (folder / MANIFEST).write_text("{}")
@@ -260,8 +306,65 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
         "user_id": str(world.users["viewer"].id),
         "session_id": str(session.id),
         "key_id": str(key.id),
+        "upload_id": upload.id,
+        "library_event_id": str(library_event.id),
+        "item_id": str(item.id),
+        "variant": "thumb",
+        "share_id": str(share.id),
+        "token": share_token,
     }
     return world
+
+
+async def _seed_library(
+    services: Services, admin: User
+) -> tuple[LibraryEvent, MediaItem, ShareLink, str]:
+    """A library event shared with no group, a ready picture in it, and a share link."""
+    library = services.library
+    event = LibraryEvent(
+        org_id=TEST_ORG, name="Open day", start_ms=now_ms(), group_ids=[], archived=False,
+        created_at=now_ms(), updated_at=now_ms(),
+    )  # fmt: skip
+    await library.store.add(event)
+    ok, jpeg = cv2.imencode(".jpg", np.full((90, 160, 3), 200, np.uint8))
+    assert ok
+    await library.stores.hot.put_bytes("1/access/thumb.jpg", jpeg.tobytes())
+    item = MediaItem(
+        org_id=TEST_ORG, event_id=event.id, kind="image", source="upload", title="Open day",
+        tags=[], labels=[], captured_at=now_ms(), uploaded_by_id=admin.id, uploader="admin",
+        group_ids=[], filename="a.jpg", mime="image/jpeg", size=len(jpeg), sha256="0" * 64,
+        status="ready", progress=1.0, storage=library.stores.hot.name,
+        key="1/access/thumb.jpg", thumb_key="1/access/thumb.jpg", stored_bytes=len(jpeg),
+        views=0, downloads=0, created_at=now_ms(), updated_at=now_ms(),
+    )  # fmt: skip
+    await library.store.add(item)
+    viewer = await library.viewer(
+        Principal(admin.id, TEST_ORG, admin.username, Role.ADMIN, Via.SESSION)
+    )
+    share = await library.create_share(
+        viewer, item_id=item.id, event_id=None, days=1, password=None
+    )
+    return event, item, share.link, share.token
+
+
+async def _seed_upload(services: Services, settings: Settings, user: User) -> Upload:
+    """A tus upload under way, as creating one leaves it: a row and an empty file."""
+    upload = Upload(
+        id=secrets.token_hex(16),
+        org_id=user.org_id,
+        user_id=user.id,
+        length=1000,
+        offset=0,
+        meta={},
+        created_at=now_ms(),
+        expires_at=now_ms() + 3_600_000,
+    )
+    async with services.db.write() as session:
+        session.add(upload)
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / upload.id).touch()
+    return upload
 
 
 async def _seed_event(services: Services, camera_id: int, start_ms: int) -> Event:
@@ -324,6 +427,8 @@ def _body(world: World, method: str, path: str) -> Any:
         return {"display_name": "Renamed"}
     if method == "PATCH" and path.endswith("/grants/{grant_id}"):
         return {"permissions": ["view_live"]}
+    if method == "PATCH" and path.startswith("/api/library/"):
+        return {"description": "Renamed"}
     # Anything else: a body no route takes, so an allowed caller gets 422 and nothing changes.
     return {"access_check": True}
 
@@ -335,7 +440,10 @@ def _outcome(response: httpx.Response) -> str:
         return "F"
     if response.status_code == 404:
         kind = ""
-        if response.headers.get("content-type", "").startswith("application/problem+json"):
+        # A HEAD answer has no body to say which 404 it is: it reads as one that hides.
+        if response.content and response.headers.get("content-type", "").startswith(
+            "application/problem+json"
+        ):
             kind = response.json()["type"].rsplit(":", 1)[-1]
         return "N" if kind in HIDING or kind in ("", "blank") else "A"
     return "A"

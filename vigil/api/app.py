@@ -17,6 +17,7 @@ from vigil.api.routers import (
     events,
     exports,
     groups,
+    library,
     live,
     me,
     mfa,
@@ -25,6 +26,7 @@ from vigil.api.routers import (
     recordings,
     storage,
     system,
+    uploads,
     users,
 )
 from vigil.app import Services, start_services, stop_services
@@ -60,8 +62,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.services = services
     install_problem_handlers(app)
     people = (auth, me, mfa, org, users, groups, audit)
-    media = (cameras, recordings, playback, live, storage, exports, events)
+    media = (cameras, recordings, playback, live, storage, exports, events, uploads, library)
     for module in (system, *people, *media):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(library.shares, prefix=API_PREFIX)
     install_pages(app)
     return app

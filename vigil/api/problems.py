@@ -18,11 +18,15 @@ from vigil.api.security import actor_of
 from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, NotAuthenticated
 from vigil.auth.passwords import WeakPassword
 from vigil.events.service import NoSnapshot
+from vigil.exports.service import ExportFileNotFound
+from vigil.library.service import LibraryForbidden, QuotaExceeded, ShareRefused, UploadRefused
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
 from vigil.store.cameras import CameraHasProtectedFootage, CameraNotFound, DuplicateCameraName
 from vigil.store.events import EventNotFound, EventProtected
+from vigil.store.exports import ExportNotFound
+from vigil.store.library import ItemNotFound, LibraryEventNotFound, ShareNotFound
 from vigil.store.users import DuplicateName, SiteNotFound, UserNotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -148,6 +152,42 @@ async def _event_problem(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 409, detail, slug="event-protected", event_id=exc.event_id)
     assert isinstance(exc, NoSnapshot)
     return problem(request, 404, f"Event {exc.event_id}: {exc}.", slug="snapshot-not-found")
+
+
+async def _export_problem(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ExportFileNotFound):
+        return problem(request, 404, "No such file in this export.", slug="export-file-not-found")
+    assert isinstance(exc, ExportNotFound)
+    return problem(request, 404, str(exc), slug="export-not-found", export_id=exc.export_id)
+
+
+async def _library_problem(request: Request, exc: Exception) -> JSONResponse:
+    # What a caller may not see reads exactly like what does not exist.
+    if isinstance(exc, ItemNotFound):
+        detail = f"No library item with id {exc.item_id}."
+        return problem(request, 404, detail, slug="item-not-found", item_id=exc.item_id)
+    if isinstance(exc, LibraryEventNotFound):
+        detail = f"No library event with id {exc.event_id}."
+        return problem(request, 404, detail, slug="library-event-not-found")
+    if isinstance(exc, LibraryForbidden):
+        return problem(request, 403, str(exc), slug="library-read-only")
+    if isinstance(exc, QuotaExceeded):
+        return problem(
+            request,
+            413,
+            f"The upload is {exc.needed} bytes but only {exc.remaining} bytes are left in "
+            "your plan.",
+            slug="quota-exceeded",
+            remaining_bytes=exc.remaining,
+        )
+    if isinstance(exc, UploadRefused):
+        return problem(request, exc.status, str(exc), slug="upload-refused")
+    if isinstance(exc, ShareNotFound):
+        return problem(request, 404, "No such share link.", slug="share-not-found")
+    assert isinstance(exc, ShareRefused)
+    if exc.needs_password:
+        return problem(request, 401, str(exc), slug="share-password")
+    return problem(request, 410, str(exc), slug="share-gone")
 
 
 async def _duplicate_name(request: Request, exc: Exception) -> JSONResponse:
@@ -284,6 +324,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RecordingNotFound, _not_found)
     for event_problem in (EventNotFound, EventProtected, NoSnapshot):
         app.add_exception_handler(event_problem, _event_problem)
+    for export_problem in (ExportNotFound, ExportFileNotFound):
+        app.add_exception_handler(export_problem, _export_problem)
+    for library_problem in (
+        ItemNotFound,
+        LibraryEventNotFound,
+        LibraryForbidden,
+        QuotaExceeded,
+        UploadRefused,
+        ShareNotFound,
+        ShareRefused,
+    ):
+        app.add_exception_handler(library_problem, _library_problem)
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)
@@ -305,6 +357,9 @@ _DESCRIPTIONS = {
     403: "Signed in, but not allowed to do this",
     404: "No such thing, or not yours to see",
     409: "Conflicts with the current state",
+    410: "It existed but is gone (an expired share link)",
+    413: "Too large: over the plan's storage or the server's limit",
+    415: "Not a picture or a video (the detected type is named)",
     422: "Invalid request; `errors` lists each field with its location",
     429: "Too many failed sign-ins; `Retry-After` says when to try again",
     503: "The camera's media node is not connected",

@@ -142,6 +142,9 @@ async def _refused(
     with contextlib.suppress(CameraNotFound, ExportNotFound):
         if target is not None and link is MediaKind.EXPORT:
             org_id = (await services.exports.store.get(target)).org_id
+        elif target is not None and link is MediaKind.LIBRARY:
+            item = (await services.library.store.items([target])).get(target)
+            org_id = item.org_id if item is not None else None
         elif target is not None:
             org_id = (await services.cameras.store.get(target)).org_id
     actor = services.auth.actor(None, client_ip(connection), connection.headers.get("user-agent"))
@@ -165,8 +168,11 @@ def _same_origin(connection: HTTPConnection) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == host
 
 
+_LINK_TARGETS = {MediaKind.EXPORT: "export_id", MediaKind.LIBRARY: "item_id"}
+
+
 def _link_target(connection: HTTPConnection, link: MediaKind | None) -> int | None:
-    name = "export_id" if link is MediaKind.EXPORT else "camera_id"
+    name = _LINK_TARGETS.get(link, "camera_id") if link is not None else "camera_id"
     value = connection.path_params.get(name)
     try:
         return int(value) if value is not None else None

@@ -43,6 +43,7 @@ class Scope(StrEnum):
     EXPORTS = "exports"  # create and download exports
     PEOPLE = "people"  # users, groups, grants, sites, the organisation
     AUDIT = "audit"  # read the audit log
+    LIBRARY = "library"  # the media library: upload, edit, share (reading needs it too)
 
 
 ALL_SCOPES = frozenset(Scope)

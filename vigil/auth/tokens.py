@@ -31,6 +31,7 @@ class MediaKind(StrEnum):
     LIVE = "l"  # a camera's live streams and snapshot
     RECORDINGS = "r"  # a camera's playlists, files, previews and frames
     EXPORT = "e"  # an export's files
+    LIBRARY = "m"  # a library item's files (original, web copy, poster, thumbnail)
 
 
 @dataclass(frozen=True, slots=True)

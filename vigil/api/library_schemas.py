@@ -1,0 +1,280 @@
+"""What the library API takes in and gives back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from vigil.api.schemas import Input, Output
+from vigil.api.types import Instant, Timestamp
+from vigil.store.models import LibraryEvent, MediaItem
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+GroupId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Variant = Literal["original", "web", "poster", "thumb"]
+
+
+class LibraryEventCreate(Input):
+    name: Title
+    description: Text | None = None
+    place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    start: Instant
+    end: Instant | None = None
+    group_ids: list[GroupId] = Field(
+        default_factory=list, max_length=100, description="user groups taking part (classes)"
+    )
+
+    def values(self) -> dict[str, Any]:
+        values = self.model_dump(exclude={"start", "end"})
+        values["start_ms"], values["end_ms"] = self.start, self.end
+        return values
+
+
+class LibraryEventUpdate(Input):
+    name: Title | None = None
+    description: Text | None = None
+    place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    start: Instant | None = None
+    end: Instant | None = None
+    group_ids: list[GroupId] | None = Field(default=None, max_length=100)
+    archived: bool | None = None
+
+    @field_validator("name", "start", "group_ids", "archived")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        values = self.model_dump(exclude_unset=True)
+        if "start" in values:
+            values["start_ms"] = values.pop("start")
+        if "end" in values:
+            values["end_ms"] = values.pop("end")
+        return values
+
+
+class LibraryEventOut(Output):
+    id: int
+    name: str
+    description: str | None
+    place: str | None
+    start: Timestamp
+    end: Timestamp | None
+    group_ids: list[int]
+    archived: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def build(cls, event: LibraryEvent) -> LibraryEventOut:
+        return cls(
+            id=event.id,
+            name=event.name,
+            description=event.description,
+            place=event.place,
+            start=event.start_ms,
+            end=event.end_ms,
+            group_ids=event.group_ids,
+            archived=event.archived,
+            created_at=event.created_at,
+            updated_at=event.updated_at,
+        )
+
+
+class ItemFiles(Output):
+    original: str = Field(description="the file as uploaded (a signed link)")
+    web: str | None = Field(description="the web-playable copy of a video, when one was made")
+    poster: str | None
+    thumb: str | None
+
+
+class ItemOut(Output):
+    id: int
+    event_id: int | None
+    kind: str
+    source: str
+    title: str
+    description: str | None
+    tags: list[str]
+    labels: list[str]
+    camera_id: int | None
+    captured_at: Timestamp
+    uploaded_by_id: int | None
+    uploader: str
+    group_ids: list[int]
+    filename: str
+    mime: str
+    size: int
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    status: str = Field(description="uploading, processing, ready or failed")
+    progress: float
+    error: str | None = Field(description="why processing failed")
+    views: int
+    downloads: int
+    created_at: Timestamp
+    files: ItemFiles | None = Field(description="null until the item is ready")
+
+    @classmethod
+    def build(cls, item: MediaItem, files: ItemFiles | None) -> ItemOut:
+        return cls(
+            id=item.id,
+            event_id=item.event_id,
+            kind=item.kind,
+            source=item.source,
+            title=item.title,
+            description=item.description,
+            tags=item.tags,
+            labels=item.labels,
+            camera_id=item.camera_id,
+            captured_at=item.captured_at,
+            uploaded_by_id=item.uploaded_by_id,
+            uploader=item.uploader,
+            group_ids=item.group_ids,
+            filename=item.filename,
+            mime=item.mime,
+            size=item.size,
+            sha256=item.sha256,
+            width=item.width,
+            height=item.height,
+            duration_seconds=item.duration_ms / 1000 if item.duration_ms is not None else None,
+            status=item.status,
+            progress=item.progress,
+            error=item.error,
+            views=item.views,
+            downloads=item.downloads,
+            created_at=item.created_at,
+            files=files,
+        )
+
+
+class ItemUpdate(Input):
+    title: Title | None = None
+    description: Text | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="move it to this library event; null: to none"
+    )
+    group_ids: list[GroupId] | None = Field(default=None, max_length=100)
+    captured_at: Instant | None = None
+
+    @field_validator("title", "tags", "group_ids", "captured_at")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        values = self.model_dump(exclude_unset=True)
+        if "tags" in values:
+            values["tags"] = list(dict.fromkeys(values["tags"]))
+        return values
+
+
+class SearchFacetsOut(Output):
+    kinds: dict[str, int]
+    tags: dict[str, int]
+    events: dict[str, int] = Field(description="by library event id")
+    uploaders: dict[str, int] = Field(description="by uploader's user id")
+
+
+class SearchOut(Output):
+    items: list[ItemOut]
+    total: int
+    facets: SearchFacetsOut
+    next_cursor: str | None
+
+
+class ShareCreate(Input):
+    item_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    days: float = Field(default=7, gt=0, le=365, description="how long the link works")
+    password: Annotated[str, StringConstraints(min_length=4, max_length=200)] | None = None
+
+    @field_validator("event_id")
+    @classmethod
+    def _one_target(cls, value: int | None, info: Any) -> int | None:
+        if (value is None) == (info.data.get("item_id") is None):
+            raise ValueError("give exactly one of item_id and event_id")
+        return value
+
+
+class ShareOut(Output):
+    id: int
+    item_id: int | None
+    event_id: int | None
+    expires_at: Timestamp
+    has_password: bool
+    views: int
+    revoked: bool
+    created_at: Timestamp
+    url: str | None = Field(default=None, description="shown once, when the link is made")
+
+
+class SharedItemOut(Output):
+    id: int
+    kind: str
+    title: str
+    description: str | None
+    captured_at: Timestamp
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    files: ItemFiles
+
+
+class SharedOut(Output):
+    title: str
+    expires_at: Timestamp
+    items: list[SharedItemOut]
+
+
+class UsageOut(Output):
+    library_bytes: int
+    recordings_bytes: int
+    total_bytes: int
+    by_kind: dict[str, int]
+    plan: str | None
+    limit_bytes: int | None = Field(description="the plan's storage; null: no limit")
+    remaining_bytes: int | None
+
+
+class UsageSampleOut(Output):
+    at: Timestamp
+    library_bytes: int
+    recordings_bytes: int
+    by_kind: dict[str, int]
+
+
+class AnalyticsOut(Output):
+    storage: list[UsageSampleOut] = Field(description="storage used over time")
+    most_viewed: list[ItemOut]
+    uploads_per_event: list[dict[str, int | None]]
+    uploads_per_uploader: list[dict[str, int | None]]
+
+
+class SaveEvent(Input):
+    """Save a detection event's snapshot into the library."""
+
+    event_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="the detection event")]
+    library_event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    title: Title | None = None
+
+
+class SaveExport(Input):
+    """Save a finished export's video into the library."""
+
+    export_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    name: Annotated[str, StringConstraints(max_length=255)] | None = Field(
+        default=None, description="which of its files; default: the first"
+    )
+    library_event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    title: Title | None = None

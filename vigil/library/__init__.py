@@ -1,0 +1,1 @@
+"""Media library: events, items, uploads, storage, search, sharing and quotas."""

@@ -1,0 +1,571 @@
+"""The media library: library events, items, who sees them, uploads admitted against the
+plan's quota, processing in the background, share links, usage and analytics.
+
+Who sees what. Admins and operators see all of their organisation's library; a viewer
+(a parent, a student) sees an item when it is shared with one of their user groups (the
+item's own ``group_ids``, or those of the library event it belongs to) or when they
+uploaded it. Only admins and operators change the library; a viewer gets 404 for what they
+may not see, exactly as for what does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vigil.auth import passwords
+from vigil.auth.permissions import Role
+from vigil.auth.principal import Principal
+from vigil.auth.tokens import new_token, token_hash
+from vigil.library import media
+from vigil.library.search import SearchIndex
+from vigil.library.storage import BlobStore, Lifecycle, LocalStore, Tiered
+from vigil.store.library import (
+    ItemNotFound,
+    LibraryEventNotFound,
+    LibraryStore,
+    Usage,
+)
+from vigil.store.models import LibraryEvent, MediaItem, ShareLink, Upload
+from vigil.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+_DAY_MS = 86_400_000
+
+ItemListener = Callable[[MediaItem, LibraryEvent | None], Awaitable[None]]
+
+
+class QuotaExceeded(Exception):
+    """An upload larger than what the organisation's plan has left."""
+
+    def __init__(self, needed: int, remaining: int) -> None:
+        super().__init__(
+            f"the upload is {needed} bytes but only {max(remaining, 0)} bytes are left in your plan"
+        )
+        self.needed = needed
+        self.remaining = max(remaining, 0)
+
+
+class UploadRefused(Exception):
+    def __init__(self, reason: str, status: int = 422) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class LibraryForbidden(Exception):
+    """The caller may see this but not change it."""
+
+
+class ShareRefused(Exception):
+    """A share link that has expired, been revoked, or wants a password it did not get."""
+
+    def __init__(self, reason: str, needs_password: bool = False) -> None:
+        super().__init__(reason)
+        self.needs_password = needs_password
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: ``groups`` None means the whole organisation's library."""
+
+    principal: Principal
+    groups: frozenset[int] | None
+
+    @property
+    def org_id(self) -> int:
+        return self.principal.org_id
+
+    @property
+    def may_edit(self) -> bool:
+        return self.principal.role in (Role.ADMIN, Role.OPERATOR)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """What a new item is, before its file is looked at (processing fills in the rest)."""
+
+    source: str  # upload | export | clip | snapshot
+    filename: str
+    mime: str
+    title: str | None = None
+    description: str | None = None
+    tags: Sequence[str] = ()
+    labels: Sequence[str] = ()
+    event_id: int | None = None
+    camera_id: int | None = None
+    captured_at: int | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewShare:
+    link: ShareLink
+    token: str  # shown once
+
+
+def item_keys(item: MediaItem) -> list[str]:
+    """Every file an item has in its store."""
+    return [k for k in (item.key, item.web_key, item.poster_key, item.thumb_key) if k]
+
+
+def safe_filename(name: str) -> str:
+    """The last part of a client's file name, without anything that could act as a path."""
+    leaf = PurePosixPath(name.replace("\\", "/").replace("\x00", "")).name
+    cleaned = "".join(c for c in leaf if c.isprintable()).strip(". ")
+    return cleaned[:200] or "upload"
+
+
+class LibraryService:
+    def __init__(
+        self,
+        store: LibraryStore,
+        stores: Tiered,
+        search: SearchIndex,
+        work_dir: Path,
+        camera_names: Callable[[int], Awaitable[str | None]],
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
+        self.store = store
+        self.stores = stores
+        self.lifecycle = lifecycle
+        self.search = search
+        self._work = work_dir
+        self._camera_names = camera_names
+        self.listeners: list[ItemListener] = []  # new items, e.g. for notifications
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Future[MediaItem]] = set()  # progress being written
+
+    # -- life cycle
+    async def start(self) -> None:
+        """Process what an earlier run left half done, then whatever comes."""
+        self._work.mkdir(parents=True, exist_ok=True)
+        for item in await self.store.with_status("processing"):
+            self._queue.put_nowait(item.id)
+        self._task = asyncio.create_task(self._worker(), name="library-processing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.stores.close()
+
+    async def idle(self) -> None:
+        """Wait until every queued item is processed (for tests and shutdown)."""
+        await self._queue.join()
+
+    # -- who sees what
+    async def viewer(self, principal: Principal) -> Viewer:
+        if principal.role in (Role.ADMIN, Role.OPERATOR):
+            return Viewer(principal, None)
+        groups = await self.store.groups_of(principal.org_id, principal.user_id)
+        return Viewer(principal, frozenset(groups))
+
+    @staticmethod
+    def sees_event(viewer: Viewer, event: LibraryEvent) -> bool:
+        if event.org_id != viewer.org_id:
+            return False
+        return viewer.groups is None or bool(viewer.groups.intersection(event.group_ids))
+
+    @staticmethod
+    def sees_item(viewer: Viewer, item: MediaItem, event: LibraryEvent | None) -> bool:
+        if item.org_id != viewer.org_id:
+            return False
+        if viewer.groups is None or item.uploaded_by_id == viewer.principal.user_id:
+            return True
+        shared = set(item.group_ids) | set(event.group_ids if event is not None else ())
+        return bool(viewer.groups.intersection(shared))
+
+    @staticmethod
+    def require_edit(viewer: Viewer) -> None:
+        if not viewer.may_edit:
+            raise LibraryForbidden("Only admins and operators change the library.")
+
+    # -- library events
+    async def events(self, viewer: Viewer, archived: bool | None) -> list[LibraryEvent]:
+        events = await self.store.events(viewer.org_id, archived)
+        return [e for e in events if self.sees_event(viewer, e)]
+
+    async def event(self, viewer: Viewer, event_id: int) -> LibraryEvent:
+        event = await self.store.event(viewer.org_id, event_id)
+        if not self.sees_event(viewer, event):
+            raise LibraryEventNotFound(event_id)
+        return event
+
+    async def create_event(self, viewer: Viewer, values: dict[str, Any]) -> LibraryEvent:
+        self.require_edit(viewer)
+        await self._check_groups(viewer.org_id, values.get("group_ids", []))
+        now = now_ms()
+        event = LibraryEvent(
+            org_id=viewer.org_id,
+            created_by_id=viewer.principal.user_id,
+            archived=False,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        await self.store.add(event)
+        return event
+
+    async def update_event(
+        self, viewer: Viewer, event_id: int, changes: dict[str, Any]
+    ) -> LibraryEvent:
+        await self.event(viewer, event_id)
+        self.require_edit(viewer)
+        if "group_ids" in changes:
+            await self._check_groups(viewer.org_id, changes["group_ids"])
+        event = await self.store.update_event(viewer.org_id, event_id, changes)
+        if "name" in changes or "group_ids" in changes:
+            await self.search.reindex_event(event)
+        return event
+
+    async def _check_groups(self, org_id: int, group_ids: Sequence[int]) -> None:
+        unknown = set(group_ids) - await self.store.group_ids(org_id)
+        if unknown:
+            raise UploadRefused(f"no user groups {sorted(unknown)}", status=422)
+
+    # -- items
+    async def item(self, viewer: Viewer, item_id: int) -> tuple[MediaItem, LibraryEvent | None]:
+        item = await self.store.item(viewer.org_id, item_id)
+        event = None
+        if item.event_id is not None:
+            event = (await self.store.event_names([item.event_id])).get(item.event_id)
+        if not self.sees_item(viewer, item, event):
+            raise ItemNotFound(item_id)
+        return item, event
+
+    async def update_item(self, viewer: Viewer, item_id: int, changes: dict[str, Any]) -> MediaItem:
+        await self.item(viewer, item_id)
+        self.require_edit(viewer)
+        if changes.get("event_id") is not None:
+            await self.store.event(viewer.org_id, changes["event_id"])
+        if "group_ids" in changes:
+            await self._check_groups(viewer.org_id, changes["group_ids"])
+        item = await self.store.update_item(item_id, **changes)
+        await self._index(item)
+        return item
+
+    async def delete_item(self, viewer: Viewer, item_id: int) -> MediaItem:
+        item, _ = await self.item(viewer, item_id)
+        self.require_edit(viewer)
+        await self.store.delete_item(item.id)
+        await self.search.remove(item.id)
+        blobs = self.blobs_of(item)
+        for key in item_keys(item):
+            await blobs.delete(key)
+        return item
+
+    def blobs_of(self, item: MediaItem) -> BlobStore:
+        """The store an item's files are in (hot, or cold after a lifecycle move)."""
+        return self.stores.for_item(item)
+
+    async def count(self, item: MediaItem, what: str) -> None:
+        """A view or download of ``item``; counted for analytics."""
+        await self.store.count(item.org_id, item.id, what)
+
+    async def _index(self, item: MediaItem) -> None:
+        event_name = None
+        if item.event_id is not None:
+            event = (await self.store.event_names([item.event_id])).get(item.event_id)
+            event_name = event.name if event is not None else None
+        camera = await self._camera_names(item.camera_id) if item.camera_id else None
+        await self.search.upsert(item, event_name, camera)
+
+    # -- uploads
+    async def remaining(self, org_id: int) -> int | None:
+        """Bytes the plan has left (None: no limit)."""
+        plan = await self.store.plan_of(org_id)
+        if plan is None or plan.storage_bytes is None:
+            return None
+        used = (await self.store.usage(org_id)).total_bytes
+        return plan.storage_bytes - used - await self.store.pending_upload_bytes(org_id)
+
+    async def admit(self, principal: Principal, length: int, meta: dict[str, str]) -> None:
+        """Before any byte is stored: may this user upload this much here?"""
+        viewer = await self.viewer(principal)
+        self.require_edit(viewer)
+        remaining = await self.remaining(principal.org_id)
+        if remaining is not None and length > remaining:
+            raise QuotaExceeded(length, remaining)
+        if event_id := meta.get("event_id"):
+            try:
+                await self.event(viewer, int(event_id))
+            except (ValueError, LibraryEventNotFound):
+                raise UploadRefused(f"no library event {event_id!r}", status=422) from None
+
+    async def upload_complete(
+        self, principal: Principal, upload: Upload, path: Path, sha256: str, mime: str
+    ) -> tuple[MediaItem, bool]:
+        """Take a finished upload: an item (and whether it was already in the library)."""
+        duplicate = await self.store.by_hash(principal.org_id, sha256)
+        if duplicate is not None:
+            path.unlink(missing_ok=True)
+            return duplicate, True
+        meta = upload.meta
+        event_id = int(meta["event_id"]) if meta.get("event_id", "").isdigit() else None
+        tags = [t.strip()[:50] for t in meta.get("tags", "").split(",") if t.strip()][:50]
+        item = await self.add_file(
+            principal,
+            path,
+            NewItem(
+                source="upload",
+                filename=meta.get("filename", "upload"),
+                title=meta.get("title"),
+                description=meta.get("description") or None,
+                tags=tags,
+                event_id=event_id,
+                mime=mime,
+            ),
+            sha256=sha256,
+        )
+        return item, False
+
+    async def add_file(
+        self, principal: Principal, path: Path, new: NewItem, sha256: str | None = None
+    ) -> MediaItem:
+        """Put a file into the library as a new item (moved from ``path``), index it, queue
+        its processing and announce it."""
+        if sha256 is None:
+            sha256 = await asyncio.to_thread(file_sha256, path)
+        filename = safe_filename(new.filename)
+        now = now_ms()
+        item = MediaItem(
+            org_id=principal.org_id,
+            event_id=new.event_id,
+            kind="video" if new.mime.startswith("video/") else "image",
+            source=new.source,
+            title=(new.title or filename)[:200],
+            description=new.description,
+            tags=list(new.tags),
+            labels=list(new.labels),
+            camera_id=new.camera_id,
+            captured_at=new.captured_at or now,
+            uploaded_by_id=principal.user_id,
+            uploader=principal.username,
+            group_ids=[],
+            filename=filename,
+            mime=new.mime,
+            size=path.stat().st_size,
+            sha256=sha256,
+            status="processing",
+            progress=0.0,
+            storage=self.stores.hot.name,
+            key="",
+            stored_bytes=0,
+            views=0,
+            downloads=0,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.add(item)
+        key = f"{principal.org_id}/{item.id}/original{PurePosixPath(filename).suffix.lower()[:10]}"
+        size = await self.stores.hot.take_file(key, path)
+        item = await self.store.update_item(item.id, key=key, stored_bytes=size)
+        await self._index(item)
+        self._queue.put_nowait(item.id)
+        await self._announce(item)
+        return item
+
+    async def save_picture(self, viewer: Viewer, jpeg: bytes, new: NewItem) -> MediaItem:
+        """A picture from a camera (an event's snapshot) saved into the library."""
+        self.require_edit(viewer)
+        if new.event_id is not None:
+            await self.event(viewer, new.event_id)
+        path = self._work / f"saved-{now_ms()}-{id(jpeg)}.jpg"
+        await asyncio.to_thread(path.write_bytes, jpeg)
+        return await self.add_file(viewer.principal, path, new)
+
+    async def save_copy(self, viewer: Viewer, source: Path, new: NewItem) -> MediaItem:
+        """A copy of a file Vigil made (an export's MP4) saved into the library."""
+        self.require_edit(viewer)
+        if new.event_id is not None:
+            await self.event(viewer, new.event_id)
+        path = self._work / f"saved-{now_ms()}-{source.name}"
+        await asyncio.to_thread(shutil.copyfile, source, path)
+        return await self.add_file(viewer.principal, path, new)
+
+    async def _announce(self, item: MediaItem) -> None:
+        event = None
+        if item.event_id is not None:
+            event = (await self.store.event_names([item.event_id])).get(item.event_id)
+        for listener in self.listeners:
+            try:
+                await listener(item, event)
+            except Exception:
+                log.exception("library item listener failed")
+
+    # -- processing
+    async def _worker(self) -> None:
+        while True:
+            item_id = await self._queue.get()
+            try:
+                await self._process(item_id)
+            except Exception:
+                log.exception("library item %s: processing failed", item_id)
+            finally:
+                self._queue.task_done()
+
+    async def _process(self, item_id: int) -> None:
+        item = (await self.store.items([item_id])).get(item_id)
+        if item is None or item.status != "processing":
+            return
+        folder = Path(tempfile.mkdtemp(prefix=f"item-{item_id}-", dir=self._work))
+        try:
+            blobs = self.blobs_of(item)
+            if isinstance(blobs, LocalStore):
+                source = blobs.path(item.key)  # read in place: processing only reads it
+            else:
+                source = folder / ("original" + PurePosixPath(item.key).suffix)
+                await blobs.download_to(item.key, source)
+            try:
+                values = await self._derive(item, source, folder)
+            except media.MediaError as e:
+                log.warning("library item %s: %s", item_id, e)
+                await self.store.update_item(item_id, status="failed", error=str(e))
+                return
+            item = await self.store.update_item(item_id, status="ready", progress=1.0, **values)
+            await self._index(item)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    async def _derive(self, item: MediaItem, source: Path, folder: Path) -> dict[str, Any]:
+        """Probe, make it web-playable if it is not, and make its pictures."""
+        info = await asyncio.to_thread(media.probe, source)
+        prefix = f"{item.org_id}/{item.id}"
+        values: dict[str, Any] = {
+            "width": info.width,
+            "height": info.height,
+            "duration_ms": info.duration_ms,
+            "mime": info.mime,
+            "kind": info.kind,
+        }
+        if info.captured_ms is not None:
+            values["captured_at"] = info.captured_ms
+        stored = item.stored_bytes
+        picture = source
+        blobs = self.blobs_of(item)
+        if info.kind == "video":
+            if not info.web_playable:
+                web = folder / "web.mp4"
+                loop = asyncio.get_running_loop()
+
+                def progress(fraction: float) -> None:
+                    loop.call_soon_threadsafe(self._progress, item.id, fraction)
+
+                await asyncio.to_thread(media.transcode_for_web, source, web, progress=progress)
+                values["web_key"] = f"{prefix}/web.mp4"
+                stored += await blobs.put_file(values["web_key"], web)
+            poster = folder / "poster.jpg"
+            await asyncio.to_thread(media.video_poster, source, poster)
+            values["poster_key"] = f"{prefix}/poster.jpg"
+            stored += await blobs.put_file(values["poster_key"], poster)
+            picture = poster
+        thumb = folder / "thumb.jpg"
+        await asyncio.to_thread(media.thumbnail, picture, thumb)
+        values["thumb_key"] = f"{prefix}/thumb.jpg"
+        stored += await blobs.put_file(values["thumb_key"], thumb)
+        values["stored_bytes"] = stored
+        return values
+
+    def _progress(self, item_id: int, fraction: float) -> None:
+        # Progress is a hint: written without waiting, at most a few times a second.
+        task = asyncio.ensure_future(
+            self.store.update_item(item_id, progress=round(min(fraction, 0.99), 3))
+        )
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    # -- lifecycle
+    async def move_cold(self) -> int:
+        """Move items older than the lifecycle's age to the cold store; how many moved.
+        They stay viewable: reads go to whichever store an item is in."""
+        lifecycle = self.lifecycle
+        if lifecycle is None:
+            return 0
+        moved = 0
+        cutoff = lifecycle.cutoff_ms(now_ms())
+        for item in await self.store.due_to_move(lifecycle.hot.name, cutoff):
+
+            async def recorded(item_id: int = item.id) -> None:
+                await self.store.update_item(item_id, storage=lifecycle.cold.name)
+
+            await lifecycle.move_item(item_keys(item), on_copied=recorded)
+            moved += 1
+        return moved
+
+    # -- sharing
+    async def create_share(
+        self,
+        viewer: Viewer,
+        *,
+        item_id: int | None,
+        event_id: int | None,
+        days: float,
+        password: str | None,
+    ) -> NewShare:
+        self.require_edit(viewer)
+        if item_id is not None:
+            await self.item(viewer, item_id)
+        if event_id is not None:
+            await self.event(viewer, event_id)
+        token = new_token()
+        link = ShareLink(
+            org_id=viewer.org_id,
+            item_id=item_id,
+            event_id=event_id,
+            token_hash=token_hash(token),
+            password_hash=await passwords.hash_password_async(password) if password else None,
+            expires_at=now_ms() + round(days * _DAY_MS),
+            created_by_id=viewer.principal.user_id,
+            created_at=now_ms(),
+            views=0,
+            revoked=False,
+        )
+        await self.store.add(link)
+        return NewShare(link, token)
+
+    async def open_share(self, token: str, password: str | None) -> ShareLink:
+        """The link a visitor holds, if it still works and its password (if any) is right."""
+        link = await self.store.share(token_hash(token))  # ShareNotFound: 404
+        if link.revoked or link.expires_at <= now_ms():
+            raise ShareRefused("This share link has expired.")
+        if link.password_hash is not None:
+            if not password:
+                raise ShareRefused("This share link needs its password.", needs_password=True)
+            if not await passwords.verify_password_async(link.password_hash, password):
+                raise ShareRefused("Wrong password for this share link.", needs_password=True)
+        return link
+
+    async def shared_items(self, link: ShareLink) -> list[MediaItem]:
+        if link.item_id is not None:
+            item = (await self.store.items([link.item_id])).get(link.item_id)
+            return [item] if item is not None and item.status == "ready" else []
+        assert link.event_id is not None
+        items = await self.store.items_of(link.org_id, link.event_id)
+        return [i for i in items if i.status == "ready"]
+
+    # -- usage
+    async def usage(self, org_id: int) -> Usage:
+        return await self.store.usage(org_id)
+
+    async def sample_usage(self) -> None:
+        """Note every organisation's usage now (for its history)."""
+        now = now_ms()
+        for org_id in await self.store.org_ids():
+            await self.store.sample_usage(org_id, await self.store.usage(org_id), now)
