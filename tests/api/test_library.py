@@ -387,3 +387,22 @@ async def test_a_detection_snapshot_and_an_export_are_saved_into_the_library_and
     assert announced == [(item["id"], trip_id), (clip["id"], None)]
     missing = await client.post("/api/library/items/from-export", json={"export_id": 999})
     assert missing.status_code == 404
+
+
+async def test_a_plan_bounds_cameras_and_users(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    plan = Plan(name="Tiny", max_cameras=1, max_users=1, created_at=now_ms())
+    await services.library.store.add(plan)
+    await services.library.store.set_plan(TEST_ORG, plan.id)
+    camera = {"main_url": "rtsp://127.0.0.1:9/x", "enabled": False}
+    assert (await client.post("/api/cameras", json={"name": "One", **camera})).status_code == 201
+    second = await client.post("/api/cameras", json={"name": "Two", **camera})
+    assert second.status_code == 409
+    assert second.json()["type"] == "urn:vigil:problem:plan-limit"
+    assert second.json()["limit"] == 1
+    person = await client.post("/api/users", json={"username": "newcomer", "role": "viewer"})
+    assert person.status_code == 409  # the admin alone fills a one-user plan
+    assert "allows 1 users" in person.json()["detail"]
+    cameras = (await client.get("/api/cameras")).json()
+    assert [c["name"] for c in cameras] == ["One"]

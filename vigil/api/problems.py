@@ -19,7 +19,13 @@ from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, 
 from vigil.auth.passwords import WeakPassword
 from vigil.events.service import NoSnapshot
 from vigil.exports.service import ExportFileNotFound
-from vigil.library.service import LibraryForbidden, QuotaExceeded, ShareRefused, UploadRefused
+from vigil.library.service import (
+    LibraryForbidden,
+    PlanLimit,
+    QuotaExceeded,
+    ShareRefused,
+    UploadRefused,
+)
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
@@ -180,6 +186,11 @@ async def _library_problem(request: Request, exc: Exception) -> JSONResponse:
             slug="quota-exceeded",
             remaining_bytes=exc.remaining,
         )
+    if isinstance(exc, PlanLimit):
+        return problem(
+            request, 409, f"Your plan allows {exc.limit} {exc.what}.", slug="plan-limit",
+            limit=exc.limit,
+        )  # fmt: skip
     if isinstance(exc, UploadRefused):
         return problem(request, exc.status, str(exc), slug="upload-refused")
     if isinstance(exc, ShareNotFound):
@@ -331,6 +342,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         LibraryEventNotFound,
         LibraryForbidden,
         QuotaExceeded,
+        PlanLimit,
         UploadRefused,
         ShareNotFound,
         ShareRefused,

@@ -54,6 +54,15 @@ class QuotaExceeded(Exception):
         self.remaining = max(remaining, 0)
 
 
+class PlanLimit(Exception):
+    """One more camera or user than the organisation's plan allows."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"your plan allows {limit} {what}; remove one or change the plan")
+        self.what = what
+        self.limit = limit
+
+
 class UploadRefused(Exception):
     def __init__(self, reason: str, status: int = 422) -> None:
         super().__init__(reason)
@@ -295,6 +304,18 @@ class LibraryService:
             return None
         used = (await self.store.usage(org_id)).total_bytes
         return plan.storage_bytes - used - await self.store.pending_upload_bytes(org_id)
+
+    async def check_room_for(self, org_id: int, what: str) -> None:
+        """Before adding a camera or a user: raise PlanLimit if the plan is full."""
+        plan = await self.store.plan_of(org_id)
+        if plan is None:
+            return
+        if what == "cameras":
+            limit, count = plan.max_cameras, await self.store.cameras_count(org_id)
+        else:
+            limit, count = plan.max_users, await self.store.users_count(org_id)
+        if limit is not None and count >= limit:
+            raise PlanLimit(what, limit)
 
     async def admit(self, principal: Principal, length: int, meta: dict[str, str]) -> None:
         """Before any byte is stored: may this user upload this much here?"""

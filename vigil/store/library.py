@@ -276,6 +276,15 @@ class LibraryStore:
             )
         return int(total or 0)
 
+    async def cameras_count(self, org_id: int) -> int:
+        async with self._db.read() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).select_from(Camera).where(Camera.org_id == org_id)
+                )
+                or 0
+            )
+
     async def users_count(self, org_id: int) -> int:
         async with self._db.read() as session:
             return int(

@@ -74,6 +74,7 @@ async def create_camera(
 ) -> CameraOut:
     """Add a camera (admins); it starts recording at once if enabled."""
     await _check_site(services, principal.org_id, body.site_id)
+    await services.library.check_room_for(principal.org_id, "cameras")
     camera = await services.cameras.create(body.fields(services.settings.cameras), principal.org_id)
     services.auth.forget_access()
     await services.auth.audit.record(

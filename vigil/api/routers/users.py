@@ -182,6 +182,7 @@ async def create_user(
     """Add a person. With a password (checked against the policy) they can sign in at once;
     without one the answer carries an invitation, shown only this once, for them to set it."""
     auth = services.auth
+    await services.library.check_room_for(principal.org_id, "users")
     password_hash = None
     if body.password is not None:
         password_hash = await auth.new_password_hash(
