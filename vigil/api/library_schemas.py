@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from vigil.api.schemas import Input, Output
 from vigil.api.types import Instant, Timestamp
-from vigil.store.models import LibraryEvent, MediaItem
+from vigil.store.models import LibraryEvent, MediaItem, UsageSample
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -252,6 +252,15 @@ class UsageSampleOut(Output):
     library_bytes: int
     recordings_bytes: int
     by_kind: dict[str, int]
+
+    @classmethod
+    def build(cls, sample: UsageSample) -> UsageSampleOut:
+        return cls(
+            at=sample.at,
+            library_bytes=sample.library_bytes,
+            recordings_bytes=sample.recordings_bytes,
+            by_kind=sample.by_kind,
+        )
 
 
 class AnalyticsOut(Output):

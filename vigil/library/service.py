@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ from vigil.auth import passwords
 from vigil.auth.permissions import Role
 from vigil.auth.principal import Principal
 from vigil.auth.tokens import new_token, token_hash
+from vigil.exports.manifest import sha256_file
 from vigil.library import media
 from vigil.library.search import SearchIndex
 from vigil.library.storage import BlobStore, Lifecycle, LocalStore, Tiered
@@ -111,14 +111,6 @@ class NewItem:
     event_id: int | None = None
     camera_id: int | None = None
     captured_at: int | None = None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +355,7 @@ class LibraryService:
         """Put a file into the library as a new item (moved from ``path``), index it, queue
         its processing and announce it."""
         if sha256 is None:
-            sha256 = await asyncio.to_thread(file_sha256, path)
+            sha256 = await asyncio.to_thread(sha256_file, path)
         filename = safe_filename(new.filename)
         now = now_ms()
         item = MediaItem(

@@ -586,15 +586,7 @@ async def usage_history(
     until: Instant | None = None,
 ) -> list[UsageSampleOut]:
     samples = await _library(services).store.usage_history(principal.org_id, since, until)
-    return [
-        UsageSampleOut(
-            at=s.at,
-            library_bytes=s.library_bytes,
-            recordings_bytes=s.recordings_bytes,
-            by_kind=s.by_kind,
-        )
-        for s in samples
-    ]
+    return [UsageSampleOut.build(s) for s in samples]
 
 
 @router.get(
@@ -631,15 +623,7 @@ async def analytics(principal: Admin, request: Request, services: ServicesDep) -
     org = principal.org_id
     history = await store.usage_history(org, None, None)
     return AnalyticsOut(
-        storage=[
-            UsageSampleOut(
-                at=s.at,
-                library_bytes=s.library_bytes,
-                recordings_bytes=s.recordings_bytes,
-                by_kind=s.by_kind,
-            )
-            for s in history
-        ],
+        storage=[UsageSampleOut.build(s) for s in history],
         most_viewed=[_item_out(request, i) for i in await store.most_viewed(org, 20)],
         uploads_per_event=[
             {"event_id": k, "items": n, "bytes": b}
