@@ -7,7 +7,8 @@ Run from the repository root::
     .venv/bin/python -m bench.search --orgs 20                # spread over 20 schools
 
 One run per backend: a new database (SQLite: a file in a temporary folder; PostgreSQL: a new
-database on the server of ``--pg-url``, dropped after) is migrated, ``--items`` media items of
+database on the server of ``--pg-url``, dropped after, or by default on a throwaway server of
+its own with 1 GB of shared buffers) is migrated, ``--items`` media items of
 a school's library are generated (titles, descriptions, ~3 tags, events, uploaders, camera
 clips with detection labels, shared with classes) and bulk-inserted in batches, then the
 search index is built with ``SearchIndex.rebuild()`` (the index build time). Then a mix of

@@ -128,6 +128,10 @@ async def test_a_photo_uploaded_to_an_event_is_found_by_tag_event_and_words(
     assert found["facets"]["events"] == {str(event_id): 1}
     nothing = (await client.get("/api/library/search", params={"q": "football"})).json()
     assert nothing["items"] == []
+    assert found["exact"] is True
+    bad = await client.get("/api/library/search", params={"q": "choir", "cursor": "bogus"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["location"] == "query.cursor"
 
     # The same photo again is a duplicate: the same item, nothing stored twice.
     again = await upload(client, photo, filename="copy.jpg")

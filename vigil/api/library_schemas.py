@@ -188,7 +188,11 @@ class SearchFacetsOut(Output):
 
 class SearchOut(Output):
     items: list[ItemOut]
-    total: int
+    total: int = Field(description="matches; a lower bound when exact is false")
+    exact: bool = Field(
+        description="false when the words match more than the search reads (1,000): total "
+        "and facets then count those, and relevance ranks those"
+    )
     facets: SearchFacetsOut
     next_cursor: str | None
 

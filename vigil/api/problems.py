@@ -19,6 +19,7 @@ from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, 
 from vigil.auth.passwords import WeakPassword
 from vigil.events.service import NoSnapshot
 from vigil.exports.service import ExportFileNotFound
+from vigil.library.search import InvalidCursor
 from vigil.library.service import (
     LibraryForbidden,
     PlanLimit,
@@ -158,6 +159,12 @@ async def _event_problem(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 409, detail, slug="event-protected", event_id=exc.event_id)
     assert isinstance(exc, NoSnapshot)
     return problem(request, 404, f"Event {exc.event_id}: {exc}.", slug="snapshot-not-found")
+
+
+async def _invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
+    # A cursor is a query parameter like any other: the same 422 as for a malformed one.
+    error = {"loc": ("query", "cursor"), "msg": f"{exc}; start again without it"}
+    return await _validation(request, RequestValidationError([{**error, "type": "value_error"}]))
 
 
 async def _export_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -335,6 +342,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RecordingNotFound, _not_found)
     for event_problem in (EventNotFound, EventProtected, NoSnapshot):
         app.add_exception_handler(event_problem, _event_problem)
+    app.add_exception_handler(InvalidCursor, _invalid_cursor)
     for export_problem in (ExportNotFound, ExportFileNotFound):
         app.add_exception_handler(export_problem, _export_problem)
     for library_problem in (

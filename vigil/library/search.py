@@ -24,7 +24,7 @@ Items deleted from ``media_items`` leave the index with them (foreign key cascad
   weights 1, 0.4, 0.2, the same ratios), GIN indexes on it, the tags and the groups, b-trees
   on (org_id, captured_at, item_id), event and uploader; ranked with ``ts_rank_cd``.
 
-Bounded work. A search reads at most ``window`` hits (default 2,000), the first in the order
+Bounded work. A search reads at most ``window`` hits (default 1,000), the first in the order
 its index reads cheapest: the most recently captured on SQLite (rowid order), the most recently
 added on PostgreSQL (the table's own order; the same ones where items are added as they are
 taken). With fewer hits, the total, the facets and the relevance ranking are exact; with more
@@ -70,7 +70,7 @@ from vigil.store.models import Camera, LibraryEvent, MediaItem
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS = ("relevance", "newest", "oldest")
-DEFAULT_WINDOW = 2000
+DEFAULT_WINDOW = 1000
 MAX_LIMIT = 500
 
 

@@ -201,6 +201,7 @@ async def search(
     return SearchOut(
         items=[_item_out(request, item) for item in found],
         total=page.total,
+        exact=page.exact,
         facets=SearchFacetsOut(
             kinds={str(k): v for k, v in facets.kinds.items()},
             tags={str(k): v for k, v in facets.tags.items()},
