@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 
 from tests.postgres import fresh_database, throwaway_server
 from vigil.app import Services, start_services, stop_services
+from vigil.auth.tokens import token_hash
 from vigil.link.messages import SegmentRecord
+from vigil.logs import install_redaction
 from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.layout import segment_key
 from vigil.settings import Settings
@@ -77,26 +80,62 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 
 class SecretWatch:
-    """The secrets a test has seen (passwords, session tokens, keys, TOTP secrets): none may
-    show up in a log line or (but where it is revealed once, by design) an API response."""
+    """The secrets a test has seen (passwords, session tokens, keys, TOTP secrets) and the
+    hashes kept of tokens: none may show up in a log line or (but where it is revealed once,
+    by design) an API response. Nor may anything shaped like a password hash or a key."""
 
     def __init__(self) -> None:
         self.secrets: set[str] = set(SECRETS)
 
     def add(self, *secrets: str) -> None:
-        self.secrets.update(s for s in secrets if s)
+        for secret in secrets:
+            if secret:
+                self.secrets.update((secret, token_hash(secret)))
 
     def check(self, text: str, where: str) -> None:
         for secret in self.secrets:
             assert secret not in text, f"a secret leaked into {where}: {text[:300]!r}"
+        shape = SECRET_SHAPES.search(text)
+        assert shape is None, f"{shape.group()!r} leaked into {where}: {text[:300]!r}"
+
+
+# Password hashes and API keys, whoever made them.
+SECRET_SHAPES = re.compile(r"\$argon2(?:id|i|d)\$|\bvgl_(?!\[redacted\])[\w\-]{8,}")
+
+# The sign-in and live test modules run with every library's debug lines on, as
+# `vigil serve -v` logs: not one of those lines may carry a secret either.
+VERBOSE_MODULES = (
+    "tests/auth/",
+    "tests/api/test_login.py",
+    "tests/api/test_sessions.py",
+    "tests/api/test_mfa.py",
+    "tests/api/test_keys.py",
+    "tests/api/test_links.py",
+    "tests/api/test_users.py",
+    "tests/api/test_live.py",
+    "tests/e2e/test_signin.py",
+    "tests/e2e/test_live.py",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redacted_logs() -> None:
+    """Log records are redacted as they are made, as every vigil command sets up."""
+    install_redaction()
 
 
 @pytest.fixture(autouse=True)
-def secret_watch(caplog: pytest.LogCaptureFixture) -> Iterator[SecretWatch]:
+def secret_watch(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[SecretWatch]:
     """Every test: no line logged may carry a secret the test used."""
     watch = SecretWatch()
-    caplog.set_level(logging.INFO)
-    caplog.set_level(logging.DEBUG, logger="vigil")
+    where = request.node.path.relative_to(request.config.rootpath).as_posix()
+    if where.startswith(VERBOSE_MODULES):
+        caplog.set_level(logging.DEBUG)
+    else:
+        caplog.set_level(logging.INFO)
+        caplog.set_level(logging.DEBUG, logger="vigil")
     yield watch
     for record in caplog.get_records("call") + caplog.get_records("setup"):
         watch.check(record.getMessage(), "a log line")

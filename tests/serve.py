@@ -21,7 +21,9 @@ def free_port() -> int:
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 in this event loop; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, port=port, log_config=None, ws_per_message_deflate=False)
+    config = uvicorn.Config(
+        app, port=port, log_config=None, ws_per_message_deflate=False, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

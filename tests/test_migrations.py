@@ -59,3 +59,45 @@ def test_upgrades_keep_every_row_on_sqlite(tmp_path: Path) -> None:
 
 
 TABLES = ("orgs", "cameras", "segments")
+
+
+def test_the_upgrade_finds_usernames_that_clash_once_case_is_folded(tmp_path: Path) -> None:
+    """SQLite's lower() folds only ASCII, so "Émile_t" and "émile_t" could both be made.
+    The upgrade keeps the older account's name, leaves the later one unable to sign in by
+    name until renamed, and tells its organisation's admins in the audit log. (So with
+    "ﬁona", a ligature, and "fiona".)"""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0006")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO orgs (id, name, require_mfa, created_at) VALUES (1, 'S', 0, 0)")
+        for user_id, name in (
+            (1, "Émile_t"),
+            (2, "ada"),
+            (3, "émile_t"),
+            (4, "fiona"),
+            (5, "ﬁona"),
+        ):
+            db.execute(
+                "INSERT INTO users (id, org_id, username, role, disabled, totp_enabled,"
+                " created_at, updated_at) VALUES (?, 1, ?, 'viewer', 0, 0, 0, 0)",
+                (user_id, name),
+            )
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        keys = db.execute("SELECT id, username, username_key FROM users ORDER BY id").fetchall()
+        clashes = db.execute(
+            "SELECT org_id, action, target, detail FROM audit ORDER BY id"
+        ).fetchall()
+    assert keys == [
+        (1, "Émile_t", "émile_t"),
+        (2, "ada", "ada"),
+        (3, "émile_t", "émile_t/3"),
+        (4, "fiona", "fiona"),
+        (5, "ﬁona", "fiona/5"),
+    ]
+    assert [(org, action, target) for org, action, target, _ in clashes] == [
+        (1, "user.name_clash", "user:3"),
+        (1, "user.name_clash", "user:5"),
+    ]
+    assert '"same_as_user": 1' in clashes[0][3]

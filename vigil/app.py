@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from vigil import __version__
 from vigil.auth.service import AuthService
+from vigil.auth.throttle import Throttle
 from vigil.cameras.service import CameraService
 from vigil.events.service import EventService
 from vigil.exports.service import ExportService
@@ -147,6 +148,7 @@ async def start_library(settings: Settings, db: Database, cameras: CameraStore) 
         settings.data_dir / "library-work",
         camera_name,
         Lifecycle.from_settings(settings.library.storage, stores),
+        Throttle.of_guesses_at("link", settings.auth),
     )
     await library.start()
     return library

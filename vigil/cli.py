@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from vigil import logs
 from vigil.settings import ConfigError, Settings, load_settings
 from vigil.store.database import DatabaseUnavailable
 
@@ -43,10 +43,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    logs.configure(verbose)
 
 
 @cli.command()

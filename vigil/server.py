@@ -5,54 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 from collections.abc import Iterator
 
 import uvicorn
 
 from vigil.app import Services, start_services, stop_services
+from vigil.logs import install_redaction
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Signed media links carry their credential in the query string (``?token=…``), which an
-# access log would otherwise write down for anyone who can read the logs.
-_TOKEN_IN_QUERY = re.compile(r"(token=)[^&#\s\"']+", re.IGNORECASE)
-REDACTED = "[redacted]"
-
-
-def redact_tokens(text: str) -> str:
-    """``text`` with the value of every ``…token=`` query parameter replaced."""
-    return _TOKEN_IN_QUERY.sub(rf"\g<1>{REDACTED}", text)
-
-
-class RedactTokens(logging.Filter):
-    """Takes link tokens out of uvicorn's access log lines. uvicorn logs
-    ``(client_addr, method, full_path, http_version, status_code)`` as the record's args and
-    its formatter unpacks them, so each text argument is redacted in place, never dropped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_tokens(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_tokens(arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        elif isinstance(record.args, dict):
-            record.args = {
-                key: redact_tokens(arg) if isinstance(arg, str) else arg
-                for key, arg in record.args.items()
-            }
-        return True
-
-
-def install_access_log_filter() -> None:
-    """Redact link tokens from ``uvicorn.access``. ``serve_http`` keeps that log off, but a
-    log configuration may turn it on; the filter survives ``dictConfig``. Idempotent."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactTokens) for f in access.filters):
-        access.addFilter(RedactTokens())
 
 
 class _Server(uvicorn.Server):
@@ -79,13 +41,18 @@ async def serve_http(settings: Settings, services: Services) -> None:
     """Serve the API until SIGINT/SIGTERM; the caller stops the services afterwards."""
     from vigil.api.app import create_app
 
-    install_access_log_filter()
+    # Access lines (when a log configuration turns them on) and websockets' debug lines
+    # carry link tokens and credentials: redacted, whoever set up logging.
+    install_redaction()
     config = uvicorn.Config(
         create_app(settings, services),
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,
         access_log=False,
+        # Whose X-Forwarded-For to believe is Vigil's setting (server.trusted_proxies,
+        # applied in create_app), not uvicorn's default of any local process.
+        proxy_headers=False,
         # Live video is compressed already: deflating it again for each WebSocket viewer
         # would cost the node about a core per 100 Mbit/s of viewers, for nothing.
         ws_per_message_deflate=False,

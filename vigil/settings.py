@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,11 @@ class Section(BaseModel):
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; none by default",
+    )
 
 
 class DatabaseSettings(Section):
@@ -108,6 +113,11 @@ class AuthSettings(Section):
         default=2.0, gt=0, description="first lockout; each further failure doubles it"
     )
     lockout_max_seconds: float = Field(default=900.0, gt=0)
+    guesses_per_minute: int = Field(
+        default=300,
+        ge=1,
+        description="passwords and codes the whole server checks per minute, from anyone",
+    )
     media_link_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long a signed media URL works"
     )

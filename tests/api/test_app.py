@@ -105,6 +105,8 @@ async def test_unexpected_error_is_a_bare_500(
     assert body["title"] == "Internal Server Error"
     assert "internal detail" not in response.text
     assert "Traceback" not in response.text
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
 async def test_app_without_services_starts_its_own(settings: Settings) -> None:

@@ -4,6 +4,7 @@ lifecycle move, usage and analytics."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import hashlib
@@ -231,6 +232,45 @@ async def test_over_quota_disguised_and_corrupt_uploads_are_refused_with_reasons
     assert still["status"] == "ready"
 
 
+async def test_share_passwords_are_guessed_at_no_faster_than_sign_in_passwords(
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    services: Services,
+    settings: Settings,
+    photo: bytes,
+) -> None:
+    """Each password tried on a share link is counted before it is checked: guesses sent
+    all at once get 429 past the free ones, and the right password then waits too. A
+    short password is refused when the link is made."""
+    item = await uploaded(client, services, photo, title="Sports day")
+    for nothing in ({}, {"days": 1}, {"item_id": item["id"], "event_id": 1}):
+        refused = await client.post("/api/library/shares", json=nothing)
+        assert refused.status_code == 422, nothing
+        assert "exactly one of item_id and event_id" in refused.text
+    short = await client.post(
+        "/api/library/shares", json={"item_id": item["id"], "days": 1, "password": "1234"}
+    )
+    assert short.status_code == 422
+    assert "password" in short.json()["errors"][0]["location"]
+    made = await client.post(
+        "/api/library/shares",
+        json={"item_id": item["id"], "days": 1, "password": "long enough 42"},
+    )
+    assert made.status_code == 201, made.text
+    url = made.json()["url"]
+
+    async def guess(password: str) -> httpx.Response:
+        return await anonymous.get(url, headers={"Share-Password": password})
+
+    answers = await asyncio.gather(*(guess(f"guess-{i:04d}") for i in range(20)))
+    free = settings.auth.free_login_failures
+    assert sorted(a.status_code for a in answers) == [401] * free + [429] * (20 - free)
+    held = await guess("long enough 42")
+    assert held.status_code == 429
+    assert int(held.headers["Retry-After"]) >= 1
+    assert held.json()["type"] == "urn:vigil:problem:throttled"
+
+
 async def test_share_links_expire_ask_for_their_password_and_count_views(
     client: httpx.AsyncClient,
     anonymous: httpx.AsyncClient,
@@ -391,6 +431,32 @@ async def test_a_detection_snapshot_and_an_export_are_saved_into_the_library_and
     assert announced == [(item["id"], trip_id), (clip["id"], None)]
     missing = await client.post("/api/library/items/from-export", json={"export_id": 999})
     assert missing.status_code == 404
+
+
+async def test_an_export_of_a_deleted_camera_is_saved_into_the_library_without_its_camera(
+    client: httpx.AsyncClient, services: Services, tmp_path: Path
+) -> None:
+    # Found by the API fuzz run: the item referred to the deleted camera, a 500.
+    camera = await services.cameras.create(
+        CameraFields(name="Gone", main_url="rtsp://127.0.0.1:9/x", enabled=False), TEST_ORG
+    )
+    export = await services.exports.store.create(
+        Export(
+            org_id=TEST_ORG, title="Before it went", camera_ids=[camera.id], start_ms=now_ms(),
+            end_ms=now_ms() + 2000, burn_in=False, status="done", progress=1.0,
+            requested_by="admin", requested_by_id=None, created_at=now_ms(),
+            files=[{"name": "gone.mp4", "camera_id": camera.id}],
+        )
+    )  # fmt: skip
+    folder = services.exports.folder(export.id)
+    folder.mkdir(parents=True)
+    (folder / "gone.mp4").write_bytes(slow_start_mp4(tmp_path / "clip.mp4").read_bytes())
+    assert (await client.delete(f"/api/cameras/{camera.id}")).status_code == 204
+
+    saved = await client.post("/api/library/items/from-export", json={"export_id": export.id})
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["camera_id"] is None
+    assert saved.json()["title"] == "Before it went"
 
 
 async def test_a_plan_bounds_cameras_and_users(

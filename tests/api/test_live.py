@@ -17,7 +17,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.api.conftest import AddCamera, Json
+from tests.conftest import SecretWatch
 from tests.node.helpers import eventually
+from tests.people import api_key
 from tests.serve import serving
 from vigil.api.app import create_app
 from vigil.app import Services
@@ -193,6 +195,32 @@ async def test_snapshot_problems(client: httpx.AsyncClient, add_camera: AddCamer
     assert answer.status_code == 404
     assert answer.json()["type"] == "urn:vigil:problem:camera-not-found"
     assert (await client.get(f"/api/cameras/{waiting['id']}/live/0.m4s")).status_code == 404
+
+
+@SQLITE_ONLY
+async def test_a_script_watches_with_an_api_key_and_no_log_line_shows_it(
+    base_url: str,
+    client: httpx.AsyncClient,
+    add_camera: AddCamera,
+    sim: SimulatedCameras,
+    services: Services,
+    admin: User,
+    secret_watch: SecretWatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key in the handshake's Authorization header (no link) opens the stream; the
+    websockets library prints every handshake header at debug level, which this module
+    logs (see VERBOSE_MODULES), and the key never appears (secret_watch checks each line)."""
+    camera = await add_camera(main_url=sim.urls[0])
+    key = await api_key(services, admin, ["live"], secret_watch)
+    url = base_url.replace("http://", "ws://") + f"/api/cameras/{camera['id']}/live"
+    headers = {"Authorization": f"Bearer {key}"}
+    async with connect(url, max_size=None, additional_headers=headers) as socket:
+        stream, _, fragments = await asyncio.wait_for(read_start(socket, 1), timeout=30)
+    assert stream["type"] == "stream"
+    assert fragments
+    handshake = [r.getMessage() for r in caplog.records if r.getMessage().startswith("< ")]
+    assert "< authorization: [redacted]" in handshake
 
 
 @SQLITE_ONLY

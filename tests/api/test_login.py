@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import TEST_ORG
 from tests.people import PASSWORD, make_user
+from vigil.api.app import create_app
 from vigil.app import Services
+from vigil.auth.throttle import Throttle
 from vigil.settings import Settings
 from vigil.store.audit import AuditFilter
 from vigil.store.models import User
@@ -130,3 +135,112 @@ async def test_unknown_names_lock_out_alike(
         unknown.json()["type"],
         unknown.json()["detail"],
     )
+
+
+async def test_twenty_wrong_passwords_at_once_lock_the_account(
+    app_with: AppWith, admin: User, settings: Settings, services: Services
+) -> None:
+    """Guesses are counted before they are checked: sent all at once, only the free ones
+    are checked at all, the rest answer 429, and the right password then finds the
+    account locked."""
+    app = app_with(auth={"lockout_base_seconds": 600})  # not outwaited on a busy box
+    async with client_from(app, "192.0.2.10") as http:
+        answers = await asyncio.gather(*(login(http, admin.username, WRONG) for _ in range(20)))
+        statuses = [a.status_code for a in answers]
+        free = settings.auth.free_login_failures
+        assert sorted(statuses) == [401] * free + [429] * (20 - free)
+        right = await login(http, admin.username, PASSWORD)
+        assert right.status_code == 429
+        assert right.json()["type"] == "urn:vigil:problem:login-throttled"
+        assert "vigil_session" not in http.cookies
+    # Each checked guess has its row; the held-back ones are sampled, not one row each.
+    entries = await services.auth.audit.query(TEST_ORG, AuditFilter(actions=["login"]))
+    reasons = [e.detail["reason"] for e in entries]
+    assert reasons.count("wrong password") == free
+    assert reasons.count("locked out") == 1
+
+
+async def test_the_whole_server_checks_a_bounded_number_of_guesses(
+    app_with: AppWith, services: Services
+) -> None:
+    """Guesses spread over many names and addresses still meet the server-wide limit."""
+    app = app_with(auth={"guesses_per_minute": 10})
+    for i in range(10):
+        async with client_from(app, f"198.51.100.{i}") as http:
+            assert (await login(http, f"name{i}", WRONG)).status_code == 401
+    async with client_from(app, "198.51.100.77") as http:
+        held = await login(http, "someone-else", WRONG)
+    assert held.status_code == 429
+    assert int(held.headers["Retry-After"]) >= 1
+
+
+async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    app_with: AppWith, services: Services, admin: User
+) -> None:
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+    for trusted, expected in (([], "127.0.0.1"), (["127.0.0.0/8"], "203.0.113.9")):
+        app = app_with(server={"trusted_proxies": trusted})
+        async with client_from(app, "127.0.0.1") as http:
+            answer = await http.post(
+                "/api/auth/login",
+                json={"username": admin.username, "password": PASSWORD},
+                headers=forwarded,
+            )
+            assert answer.status_code == 200
+        (entry, *_) = await services.auth.audit.query(TEST_ORG, AuditFilter(actions=["login"]))
+        assert entry.ip == expected, trusted
+    # A proxy that is not listed is just another client, whatever it says.
+    app = app_with(server={"trusted_proxies": ["10.9.8.7"]})
+    async with client_from(app, "127.0.0.1") as http:
+        await http.post(
+            "/api/auth/login",
+            json={"username": admin.username, "password": PASSWORD},
+            headers=forwarded,
+        )
+    (entry, *_) = await services.auth.audit.query(TEST_ORG, AuditFilter(actions=["login"]))
+    assert entry.ip == "127.0.0.1"
+
+
+async def test_a_spoofed_address_does_not_escape_the_address_lockout(
+    app_with: AppWith, settings: Settings
+) -> None:
+    """With no trusted proxy, a guesser naming a new X-Forwarded-For each time is still
+    counted at its real address."""
+    app = app_with(auth={"free_address_failures": 3, "free_login_failures": 100})
+    statuses = []
+    async with client_from(app, "192.0.2.50") as http:
+        for i in range(5):
+            answer = await http.post(
+                "/api/auth/login",
+                json={"username": f"guess{i}", "password": WRONG},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            )
+            statuses.append(answer.status_code)
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+AppWith = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def app_with(settings: Settings, services: Services) -> AppWith:
+    """The API over the running services, with some settings changed (the auth service's
+    throttle is rebuilt from them, so each app counts guesses afresh)."""
+
+    def make(**sections: dict[str, Any]) -> FastAPI:
+        changed = settings.model_copy(
+            update={
+                name: getattr(settings, name).model_copy(update=values)
+                for name, values in sections.items()
+            }
+        )
+        changed = Settings.model_validate(changed.model_dump())
+        services.auth.throttle = Throttle.of_guesses_at("account", changed.auth)
+        return create_app(changed, services)
+
+    return make
+
+
+def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")

@@ -382,3 +382,33 @@ async def test_bad_input_is_refused_naming_the_field(client: httpx.AsyncClient) 
         assert [e["location"] for e in response.json()["errors"]] == [location], response.text
     assert [u["username"] for u in (await client.get("/api/users")).json()] == ["admin"]
     assert (await client.get("/api/users/0")).status_code == 422
+
+
+async def test_names_that_differ_only_in_case_are_one_name(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """ "Émile_t" and "émile_t" (a non-ASCII capital), or "ﬁona" and "FIONA" (a ligature),
+    are the same person's name on every database: the second is a 409, and signing in
+    with any spelling reaches the first."""
+    emile = await create(client, username="Émile_t", role="viewer", password=PASSWORD)
+    for clash in ("émile_t", "ÉMILE_T", "E\u0301mile_t"):
+        answer = await client.post(
+            "/api/users", json={"username": clash, "role": "viewer", "password": PASSWORD}
+        )
+        assert answer.status_code == 409, clash
+        assert answer.json()["type"] == "urn:vigil:problem:duplicate-user-name"
+    await create(client, username="ﬁona", role="viewer", password=PASSWORD)
+    taken = await client.post(
+        "/api/users", json={"username": "FIONA", "role": "viewer", "password": PASSWORD}
+    )
+    assert taken.status_code == 409
+    renamed = await client.patch(f"/api/users/{emile['user']['id']}", json={"username": "fiona"})
+    assert renamed.status_code == 409
+    renamed = await client.patch(f"/api/users/{emile['user']['id']}", json={"username": "Émile"})
+    assert renamed.status_code == 200
+    renamed = await client.patch(f"/api/users/{emile['user']['id']}", json={"username": "Émile_t"})
+    assert renamed.status_code == 200
+
+    for spelling in ("Émile_t", "émile_t"):
+        async with signed_in(app, spelling) as http:
+            assert (await http.get("/api/me")).json()["id"] == emile["user"]["id"]

@@ -1,5 +1,8 @@
 """A real browser for end-to-end tests: Debian's Chromium driven by Playwright, headless,
-and browser contexts signed in as a user of the test organisation."""
+and browser contexts signed in as a user of the test organisation.
+
+Every page of every context the browser opens is watched for Content-Security-Policy
+violations: a test during which Chromium refused anything fails (see ``CspViolations``)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, async_playwright
 
 from tests.conftest import SecretWatch
 from tests.people import ADMIN, make_user
@@ -30,8 +33,41 @@ CHROMIUM_ARGS = [
 ]
 
 
+class CspViolations:
+    """What Chromium refused under a Content-Security-Policy, as it reports it on the console
+    of the page concerned ("Executing inline script / Loading the script '…' violates the
+    following Content Security Policy directive …"): inline script or style, an eval, a
+    resource, worker, connection or frame from a source the policy does not allow."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context: BrowserContext) -> None:
+        """Listen to every page of ``context``, present and future."""
+        context.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # Chromium writes "Content Security Policy" for refusals, "Content-Security-Policy" for
+        # a policy it cannot read.
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            where = message.location.get("url") or (message.page.url if message.page else "?")
+            self.seen.append(f"{where}: {message.text}")
+
+    def take(self) -> list[str]:
+        """The violations seen so far, forgotten: for a test that expects some."""
+        seen, self.seen = self.seen, []
+        return seen
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def csp_violations() -> CspViolations:
+    return CspViolations()
+
+
+@pytest.fixture
+async def browser(csp_violations: CspViolations) -> AsyncIterator[Browser]:
+    """Headless Chromium; the test fails if any page it opens violates a Content-Security-
+    Policy (a test expecting a violation takes it from ``csp_violations``)."""
     if not shutil.which(CHROMIUM):
         raise RuntimeError(
             f"{CHROMIUM} is missing: apt-get install chromium (scripts/bootstrap --dev)"
@@ -40,10 +76,14 @@ async def browser() -> AsyncIterator[Browser]:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
+        # Contexts made by browser.new_page() too: the event comes before the context is used.
+        launched.on("context", csp_violations.watch)
         try:
             yield launched
         finally:
             await launched.close()
+    if csp_violations.seen:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(csp_violations.seen))
 
 
 @pytest.fixture

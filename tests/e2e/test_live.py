@@ -53,7 +53,9 @@ async def test_live_page_plays_a_camera_through_mse(
         await page.goto(base_url + "/")
         await page.click("text=Yard <live>")  # the home page links the live page
         assert page.url == f"{base_url}/cameras/{camera.id}"
-        await page.wait_for_function("document.body.dataset.mode === 'mse'", timeout=20_000)
+        # A function, not a bare expression: Playwright runs an expression through eval(), which
+        # the page's Content-Security-Policy refuses.
+        await page.wait_for_function("() => document.body.dataset.mode === 'mse'", timeout=20_000)
 
         started = await playing_time(page, 0.2)
         first = await page.evaluate(GRAB)
@@ -85,7 +87,7 @@ async def test_live_page_falls_back_to_hls(
     async with serving(create_app(settings, services)) as base_url:
         page = await admin_context.new_page()
         await page.goto(f"{base_url}/cameras/{camera.id}?hls")
-        await page.wait_for_function("document.body.dataset.mode === 'hls'", timeout=20_000)
+        await page.wait_for_function("() => document.body.dataset.mode === 'hls'", timeout=20_000)
         started = await playing_time(page, 0.2, timeout=30)
         await playing_time(page, started + 1.0)
         await page.close()

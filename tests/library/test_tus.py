@@ -509,12 +509,25 @@ async def test_termination_and_expiry(site: Site, clip: bytes) -> None:
 @SQLITE_ONLY
 async def test_file_names_are_only_text(site: Site, clip: bytes) -> None:
     async with site.http() as http:
+        # Control characters (NUL included) are refused, naming the keys, before anything
+        # is stored.
+        headers = {
+            "Upload-Length": str(len(clip)),
+            "Upload-Metadata": _metadata(filename="../../etc/passwd\x00.mp4", title="a\x00b"),
+        }
+        refused = await http.post("/api/uploads", headers=headers)
+        assert refused.status_code == 422
+        assert [e["location"] for e in refused.json()["errors"]] == [
+            "header.Upload-Metadata.filename",
+            "header.Upload-Metadata.title",
+        ]
+        assert site.stored() == []
         location = await _create(
-            http, len(clip), filename="../../etc/passwd\x00.mp4", title="a\x00b", tags="a, b"
+            http, len(clip), filename="../../etc/passwd.mp4", title="a b", tags="a, b"
         )
         assert (await _patch(http, location, 0, clip)).status_code == 204
     [finished] = site.library.finished
-    assert finished.meta == {"filename": "../../etc/passwd.mp4", "title": "ab", "tags": "a, b"}
+    assert finished.meta == {"filename": "../../etc/passwd.mp4", "title": "a b", "tags": "a, b"}
     upload_id = location.rsplit("/", 1)[-1]
     assert [f.name for f in site.library.folder.iterdir()] == [upload_id]
     assert not (site.uploads.folder / "../../etc/passwd.mp4").resolve().exists()

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
+from vigil.api.headers import SecurityHeaders
 from vigil.api.problems import install_problem_handlers
 from vigil.api.routers import (
     API_PREFIX,
@@ -67,4 +69,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(library.shares, prefix=API_PREFIX)
     install_pages(app)
+    app.add_middleware(SecurityHeaders)
+    if settings.server.trusted_proxies:
+        # Outermost: the client address every later step sees (throttling, the audit log)
+        # comes from X-Forwarded-For only when the peer is one of these proxies.
+        trusted = [str(network) for network in settings.server.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app

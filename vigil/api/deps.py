@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from vigil.api.types import CameraId as CameraId  # the web pages take it from here
 from vigil.app import Services
 from vigil.store.models import Camera
 
@@ -20,9 +21,6 @@ def get_services(connection: HTTPConnection) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the camera's id")]
-SegmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the segment's id")]
 
 
 async def get_camera(camera_id: CameraId, services: ServicesDep) -> Camera:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Self
+from typing import Self
 
-from pydantic import Field, StrictBool, StringConstraints, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from vigil.api.schemas import Input, IntervalOut, Output
-from vigil.api.types import Timestamp
+from vigil.api.types import LongName, Timestamp
 from vigil.link.messages import EventKind
 
 
@@ -83,7 +83,7 @@ class EventChange(Input):
 
 
 class ClipCreate(Input):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    title: LongName | None = None
 
 
 class BadCursor(ValueError):

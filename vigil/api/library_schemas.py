@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigil.api.schemas import Input, Output
-from vigil.api.types import Instant, Timestamp
+from vigil.api.types import (
+    EventId,
+    ExportId,
+    Filename,
+    GroupId,
+    Instant,
+    ItemId,
+    LibraryEventId,
+    LongName,
+    SharePassword,
+    Tag,
+    Text,
+    Timestamp,
+)
 from vigil.store.models import LibraryEvent, MediaItem, UsageSample
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-GroupId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Variant = Literal["original", "web", "poster", "thumb"]
+ItemKind = Literal["image", "video"]
+MAX_TAGS = 50
+MAX_GROUPS = 100
 
 
 class LibraryEventCreate(Input):
-    name: Title
+    name: LongName
     description: Text | None = None
-    place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    place: LongName | None = None
     start: Instant
     end: Instant | None = None
     group_ids: list[GroupId] = Field(
-        default_factory=list, max_length=100, description="user groups taking part (classes)"
+        default_factory=list, max_length=MAX_GROUPS, description="user groups taking part (classes)"
     )
 
     def values(self) -> dict[str, Any]:
@@ -34,12 +46,12 @@ class LibraryEventCreate(Input):
 
 
 class LibraryEventUpdate(Input):
-    name: Title | None = None
+    name: LongName | None = None
     description: Text | None = None
-    place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    place: LongName | None = None
     start: Instant | None = None
     end: Instant | None = None
-    group_ids: list[GroupId] | None = Field(default=None, max_length=100)
+    group_ids: list[GroupId] | None = Field(default=None, max_length=MAX_GROUPS)
     archived: bool | None = None
 
     @field_validator("name", "start", "group_ids", "archived")
@@ -156,13 +168,13 @@ class ItemOut(Output):
 
 
 class ItemUpdate(Input):
-    title: Title | None = None
+    title: LongName | None = None
     description: Text | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=50)
-    event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    event_id: LibraryEventId | None = Field(
         default=None, description="move it to this library event; null: to none"
     )
-    group_ids: list[GroupId] | None = Field(default=None, max_length=100)
+    group_ids: list[GroupId] | None = Field(default=None, max_length=MAX_GROUPS)
     captured_at: Instant | None = None
 
     @field_validator("title", "tags", "group_ids", "captured_at")
@@ -198,17 +210,17 @@ class SearchOut(Output):
 
 
 class ShareCreate(Input):
-    item_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
-    event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    item_id: ItemId | None = None
+    event_id: LibraryEventId | None = None
     days: float = Field(default=7, gt=0, le=365, description="how long the link works")
-    password: Annotated[str, StringConstraints(min_length=4, max_length=200)] | None = None
+    password: SharePassword | None = None
 
-    @field_validator("event_id")
-    @classmethod
-    def _one_target(cls, value: int | None, info: Any) -> int | None:
-        if (value is None) == (info.data.get("item_id") is None):
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        # After the model, not on a field: a field left out is never validated.
+        if (self.event_id is None) == (self.item_id is None):
             raise ValueError("give exactly one of item_id and event_id")
-        return value
+        return self
 
 
 class ShareOut(Output):
@@ -277,17 +289,49 @@ class AnalyticsOut(Output):
 class SaveEvent(Input):
     """Save a detection event's snapshot into the library."""
 
-    event_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="the detection event")]
-    library_event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    title: Title | None = None
+    event_id: EventId = Field(description="the detection event")
+    library_event_id: LibraryEventId | None = None
+    title: LongName | None = None
 
 
 class SaveExport(Input):
     """Save a finished export's video into the library."""
 
-    export_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    name: Annotated[str, StringConstraints(max_length=255)] | None = Field(
+    export_id: ExportId
+    name: Filename | None = Field(
         default=None, description="which of its files; default: the first"
     )
-    library_event_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    title: Title | None = None
+    library_event_id: LibraryEventId | None = None
+    title: LongName | None = None
+
+
+class UploadMetadata(BaseModel):
+    """What a tus upload's ``Upload-Metadata`` may say, checked like any other input; other
+    keys (``filetype``, ``relativePath``...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: Filename | None = None
+    title: LongName | None = None
+    description: Text | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS, description="comma separated")
+    event_id: LibraryEventId | None = Field(default=None, description="a library event's id")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [tag for tag in value.split(",") if tag.strip()]
+        return value
+
+    @classmethod
+    def of(cls, pairs: dict[str, str]) -> UploadMetadata:
+        """From the header's decoded pairs; an empty value counts as not given."""
+        return cls.model_validate({key: value for key, value in pairs.items() if value.strip()})
+
+    def stored(self) -> dict[str, str]:
+        """As the upload keeps it: text, the tags comma separated."""
+        return {
+            key: ", ".join(value) if key == "tags" else str(value)
+            for key, value in self.model_dump(exclude_none=True).items()
+        }

@@ -2,62 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import AfterValidator, Field, SecretStr, StringConstraints
-
-from vigil.api.schemas import Input, Output, _no_control_characters
-from vigil.api.types import Timestamp
+from vigil.api.schemas import Input, Output
+from vigil.api.types import Code, Name, Password, Timestamp, Token
+from vigil.api.types import Username as Username  # `vigil users add` checks names with it
 from vigil.auth.permissions import Role
 from vigil.auth.principal import Principal
 from vigil.store.models import ApiKey, UserSession
 
-Username = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\s@/\\]+(@[^\s@/\\]+)?$"
-    ),
-    Field(description="letters, digits and punctuation; an email address works", examples=["ada"]),
-]
-SignInName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-PasswordIn = Annotated[SecretStr, Field(min_length=1, max_length=1024, description="write-only")]
-Code = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=64),
-    Field(description="a 6-digit authenticator code or a recovery code"),
-]
-DisplayName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_characters),
-]
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^\s@]+@[^\s@]+$"),
-    Field(examples=["ada@example.org"]),
-]
-OrgName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_no_control_characters),
-]
+OrgName = Name  # `vigil users add` checks the organisation's name with it
 
 
 class LoginIn(Input):
-    username: SignInName
-    password: PasswordIn
+    username: Name
+    password: Password
     code: Code | None = None
 
 
 class SetupIn(Input):
-    organisation: OrgName
+    organisation: Name
     username: Username
-    password: PasswordIn
+    password: Password
 
 
 class InvitationIn(Input):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    password: PasswordIn
+    token: Token
+    password: Password
 
 
 class OrgOut(Output):

@@ -10,12 +10,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
+from vigil.api.headers import SECURITY_HEADERS
 from vigil.api.security import actor_of
-from vigil.auth.errors import Conflict, Forbidden, LoginFailed, LoginThrottled, NotAuthenticated
+from vigil.auth.errors import (
+    Conflict,
+    Forbidden,
+    LoginFailed,
+    LoginThrottled,
+    NotAuthenticated,
+    Throttled,
+)
 from vigil.auth.passwords import WeakPassword
 from vigil.events.service import NoSnapshot
 from vigil.exports.service import ExportFileNotFound
@@ -95,6 +103,14 @@ def _phrase(status: int) -> str:
 
 def _location(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+def invalid_input(exc: ValidationError, *where: str) -> RequestValidationError:
+    """``exc`` as the request's validation error, its locations under ``where`` (``"header",
+    "Upload-Metadata"``): answered like any invalid parameter, 422 naming the field."""
+    return RequestValidationError(
+        [{**error, "loc": (*where, *error["loc"])} for error in exc.errors(include_input=False)]
+    )
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -286,13 +302,13 @@ async def _login_failed(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _throttled(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LoginThrottled)
+    assert isinstance(exc, Throttled)
     seconds = max(1, math.ceil(exc.retry_after))
     return problem(
         request,
         429,
-        f"Too many failed sign-ins: try again in {seconds} s.",
-        slug="login-throttled",
+        f"{exc.detail}: try again in {seconds} s.",
+        slug="login-throttled" if isinstance(exc, LoginThrottled) else "throttled",
         headers={"Retry-After": str(seconds)},
         retry_after=seconds,
     )
@@ -330,8 +346,14 @@ async def _unknown_thing(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette logs the traceback and re-raises; the client learns nothing internal.
-    return problem(request, 500, "An unexpected error occurred; it has been logged.")
+    # Starlette logs the traceback and re-raises; the client learns nothing internal. This
+    # answer comes from Starlette's outermost layer, outside the headers middleware.
+    return problem(
+        request,
+        500,
+        "An unexpected error occurred; it has been logged.",
+        headers=SECURITY_HEADERS,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -363,7 +385,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(LoginFailed, _login_failed)
-    app.add_exception_handler(LoginThrottled, _throttled)
+    app.add_exception_handler(Throttled, _throttled)
     app.add_exception_handler(WeakPassword, _weak_password)
     app.add_exception_handler(DuplicateName, _duplicate)
     for exc in (UserNotFound, SiteNotFound, GroupNotFound):

@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from vigil.api.camera_urls import printable, split_stream_url
-from vigil.api.types import Instant, Timestamp
+from vigil.api.camera_urls import split_stream_url
+from vigil.api.types import Instant, Name, SiteId, Timestamp, no_control_characters
 from vigil.detect.settings import DetectionSettings
 from vigil.link.messages import CameraState, CameraStatus, RecordMode
 from vigil.settings import CameraDefaults
@@ -34,17 +34,6 @@ class Output(BaseModel):
     pass
 
 
-def _no_control_characters(text: str) -> str:
-    if not printable(text):
-        raise ValueError("must not contain control characters")
-    return text
-
-
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_no_control_characters),
-]
 StreamUrlText = Annotated[
     str,
     Field(
@@ -53,12 +42,14 @@ StreamUrlText = Annotated[
         examples=["rtsp://192.168.1.20:554/stream1"],
     ),
 ]
-Username = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control_characters)]
-Password = Annotated[SecretStr, Field(max_length=200, description="write-only")]
+# The camera's own credentials, as ffmpeg sends them: not stripped, one line.
+StreamUsername = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(no_control_characters)
+]
+StreamPassword = Annotated[SecretStr, Field(max_length=200, description="write-only")]
 SegmentSeconds = Annotated[float, Field(ge=1, le=600)]
-RetentionDays = Annotated[float, Field(gt=0, description="null: no age limit")]
+RetentionDays = Annotated[float, Field(gt=0, le=36_500, description="null: no age limit")]
 RetentionBytes = Annotated[int, Field(gt=0, le=2**62, description="null: no size cap")]
-SiteId = Annotated[int, Field(ge=1, le=2**31 - 1, description="one of the organisation's sites")]
 
 
 class CameraRules(Input):
@@ -79,8 +70,8 @@ class CameraRules(Input):
     @field_validator("password", check_fields=False)
     @classmethod
     def _printable(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not printable(value.get_secret_value()):
-            raise ValueError("must not contain control characters")
+        if value is not None:
+            no_control_characters(value.get_secret_value())
         return value
 
     @model_validator(mode="after")
@@ -121,8 +112,8 @@ class CameraCreate(CameraRules):
     name: Name
     main_url: StreamUrlText
     sub_url: StreamUrlText | None = None
-    username: Username | None = None
-    password: Password | None = None
+    username: StreamUsername | None = None
+    password: StreamPassword | None = None
     enabled: bool = True
     recording: bool = True
     segment_seconds: SegmentSeconds | None = Field(
@@ -132,7 +123,7 @@ class CameraCreate(CameraRules):
         default=None, description="default: the server's cameras.retention_days; null: no limit"
     )
     retention_max_bytes: RetentionBytes | None = None
-    site_id: SiteId | None = None
+    site_id: SiteId | None = Field(default=None, description="one of the organisation's sites")
     record_mode: RecordMode = Field(
         default=RecordMode.CONTINUOUS,
         description="continuous: keep everything; events: keep only footage around events",
@@ -165,8 +156,8 @@ class CameraUpdate(CameraRules):
     name: Name | None = None
     main_url: StreamUrlText | None = None
     sub_url: StreamUrlText | None = None
-    username: Username | None = None
-    password: Password | None = None
+    username: StreamUsername | None = None
+    password: StreamPassword | None = None
     enabled: bool | None = None
     recording: bool | None = None
     segment_seconds: SegmentSeconds | None = None

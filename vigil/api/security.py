@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from vigil.api.deps import ServicesDep
+from vigil.api.types import CameraId
 from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
@@ -134,8 +135,9 @@ async def _refused(
     reason: str,
     target: int | None = None,
 ) -> None:
-    """A link someone tampered with or misused: recorded in the log of the organisation
-    whose camera or export the path names (the link's own claims cannot be trusted)."""
+    """A link someone tampered with or misused: recorded (sampled) in the log of the
+    organisation whose camera or export the path names (the link's own claims cannot be
+    trusted)."""
     if target is None:
         target = _link_target(connection, link)
     org_id = None
@@ -148,13 +150,9 @@ async def _refused(
         elif target is not None:
             org_id = (await services.cameras.store.get(target)).org_id
     actor = services.auth.actor(None, client_ip(connection), connection.headers.get("user-agent"))
-    await services.auth.audit.record(
-        actor,
-        "link.refused",
-        outcome="denied",
-        org_id=org_id,
-        reason=reason,
-        path=connection.url.path,
+    # Anyone can send these by the thousand: sampled, so they cannot flood the log.
+    await services.auth.refusals.refused(
+        actor, "link.refused", org_id=org_id, reason=reason, path=connection.url.path
     )
 
 
@@ -267,9 +265,6 @@ async def authorize_camera(
     if camera.org_id != principal.org_id:
         raise CameraNotFound(camera_id)
     return principal, camera
-
-
-CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the camera's id")]
 
 
 def camera_access(

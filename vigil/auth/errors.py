@@ -33,9 +33,19 @@ class LoginFailed(Exception):
     """Wrong username, password or code: deliberately not saying which (401)."""
 
 
-class LoginThrottled(Exception):
-    """Too many failed sign-ins for this account or address (429)."""
+class Throttled(Exception):
+    """Too many guesses at a secret, for this account, address or link, or for the whole
+    server at once (429)."""
+
+    def __init__(self, retry_after: float, detail: str = "Too many failed attempts") -> None:
+        super().__init__(f"{detail}; try again in {retry_after:.0f} s")
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+class LoginThrottled(Throttled):
+    """Too many failed sign-ins (or password and code confirmations) for this account or
+    address, or at the whole server (429)."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed sign-ins; try again in {retry_after:.0f} s")
-        self.retry_after = retry_after
+        super().__init__(retry_after, "Too many failed sign-ins")

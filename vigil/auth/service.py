@@ -15,17 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vigil.auth import passwords, totp
-from vigil.auth.errors import LoginFailed, LoginThrottled
+from vigil.auth.errors import LoginFailed, LoginThrottled, Throttled
 from vigil.auth.permissions import Permission, Role, Scope
 from vigil.auth.principal import Principal, Via
-from vigil.auth.throttle import LoginThrottle
+from vigil.auth.throttle import Attempt, Throttle
 from vigil.auth.tokens import KEY_PREFIX, MediaSigner, new_token, token_hash
 from vigil.secrets import SecretBox
 from vigil.settings import AuthSettings
 from vigil.store.access import AccessStore
-from vigil.store.audit import Actor, AuditLog
+from vigil.store.audit import Actor, AuditLog, RefusalSampler
 from vigil.store.database import Database
-from vigil.store.models import Org, User, UserSession
+from vigil.store.models import Org, User, UserSession, username_key
 from vigil.store.sessions import ApiKeyStore, SessionStore
 from vigil.store.users import UserStore
 from vigil.timeutil import now_ms
@@ -65,12 +65,8 @@ class AuthService:
         self.access = AccessStore(db)
         self.audit = AuditLog(db)
         self.box = box
-        self.throttle = LoginThrottle(
-            settings.free_login_failures,
-            settings.free_address_failures,
-            settings.lockout_base_seconds,
-            settings.lockout_max_seconds,
-        )
+        self.throttle = Throttle.of_guesses_at("account", settings)
+        self.refusals = RefusalSampler(self.audit)
         self.signer = MediaSigner(box.derive("media links"), settings.media_link_seconds)
         self._csrf_key = box.derive("csrf")
         self._by_session: dict[str, _Cached] = {}
@@ -82,6 +78,14 @@ class AuthService:
 
     # Sign-in -------------------------------------------------------------------------
 
+    def guess(self, account: str, address: str | None) -> Attempt:
+        """Count a guess at ``account``'s password or code from ``address``, before it is
+        checked (LoginThrottled while either, or the server, is held back)."""
+        try:
+            return self.throttle.attempt(account=username_key(account), address=address)
+        except Throttled as exc:
+            raise LoginThrottled(exc.retry_after) from None
+
     async def login(
         self,
         username: str,
@@ -90,11 +94,19 @@ class AuthService:
         actor: Actor,
     ) -> SignedIn:
         """A new session, or LoginFailed / LoginThrottled (the same for unknown names)."""
-        attempt = Actor(username=username, ip=actor.ip, user_agent=actor.user_agent)
-        wait = self.throttle.retry_after(username, actor.ip)
-        if wait > 0:
-            await self.audit.record(attempt, "login", outcome="failure", reason="locked out")
-            raise LoginThrottled(wait)
+        try:
+            attempt = self.guess(username, actor.ip)
+        except LoginThrottled:
+            user = await self.users.by_username(username)
+            who = Actor(user.org_id if user else None, user.id if user else None, username)
+            await self.refusals.refused(
+                Actor(who.org_id, who.user_id, who.username, None, actor.ip, actor.user_agent),
+                "login",
+                outcome="failure",
+                reason="locked out",
+                org_id=who.org_id,
+            )
+            raise
         user = await self.users.by_username(username)
         ok = False
         reason = "unknown user"
@@ -109,12 +121,20 @@ class AuthService:
         else:
             ok = True
         if not ok or user is None:
-            self.throttle.failed(username, actor.ip)
-            org = user.org_id if user is not None else None
-            who = Actor(org, user.id if user else None, username, None, actor.ip, actor.user_agent)
+            if user is None:
+                # Names no one has: nobody's log to write to, and anyone can make up more.
+                await self.refusals.refused(
+                    Actor(None, None, username, None, actor.ip, actor.user_agent),
+                    "login",
+                    outcome="failure",
+                    reason=reason,
+                    org_id=None,
+                )
+                raise LoginFailed
+            who = Actor(user.org_id, user.id, username, None, actor.ip, actor.user_agent)
             await self.audit.record(who, "login", outcome="failure", reason=reason)
             raise LoginFailed
-        self.throttle.succeeded(username)
+        attempt.succeeded()
         assert user.password_hash is not None
         if passwords.needs_rehash(user.password_hash):
             new_hash = await passwords.hash_password_async(password)

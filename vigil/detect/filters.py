@@ -17,8 +17,12 @@ class ObjectFilter(BaseModel):
     min_score: float = Field(default=0.5, ge=0.0, le=1.0)
     min_area: float = Field(default=0.0, ge=0.0, le=1.0)
     max_area: float = Field(default=1.0, ge=0.0, le=1.0)
-    min_ratio: float = Field(default=0.0, ge=0.0, description="minimum width / height (normalised)")
-    max_ratio: float | None = Field(default=None, gt=0.0, description="maximum width / height")
+    min_ratio: float = Field(
+        default=0.0, ge=0.0, le=100.0, description="minimum width / height (normalised)"
+    )
+    max_ratio: float | None = Field(
+        default=None, gt=0.0, le=100.0, description="maximum width / height"
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> ObjectFilter:

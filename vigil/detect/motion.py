@@ -46,7 +46,9 @@ def validate_polygon(points: Sequence[Sequence[float]]) -> list[tuple[float, flo
 
 
 # A polygon in normalised coordinates, checked: at least 3 points, all inside [0, 1].
-Polygon = Annotated[list[tuple[float, float]], AfterValidator(validate_polygon)]
+Polygon = Annotated[
+    list[tuple[float, float]], Field(max_length=100), AfterValidator(validate_polygon)
+]
 
 
 def polygon_mask(
@@ -73,8 +75,8 @@ class MotionSettings(BaseModel):
     frame_height: int = Field(default=180, ge=36, le=2160)
     improve_contrast: bool = True
     lightning_threshold: float = Field(default=0.7, gt=0, le=1)
-    recalibrate_seconds: float = Field(default=1.0, ge=0)
-    masks: list[Polygon] = Field(default_factory=list)
+    recalibrate_seconds: float = Field(default=1.0, ge=0, le=3600)
+    masks: list[Polygon] = Field(default_factory=list, max_length=50)
 
     @property
     def pixel_threshold(self) -> int:

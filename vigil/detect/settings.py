@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vigil.detect.filters import ObjectFilter
 from vigil.detect.motion import MotionSettings
 from vigil.detect.tracker import TrackerSettings
+from vigil.detect.types import Label
 from vigil.detect.zones import Zone
 
 DEFAULT_LABELS = frozenset({"person", "car", "dog", "cat"})
@@ -23,15 +24,20 @@ class PipelineSettings(BaseModel):
 
     motion: MotionSettings = Field(default_factory=MotionSettings)
     object_detection: bool = True
-    labels: set[str] = Field(default_factory=lambda: set(DEFAULT_LABELS), min_length=1)
-    filters: dict[str, ObjectFilter] = Field(default_factory=dict)
+    labels: set[Label] = Field(
+        default_factory=lambda: set(DEFAULT_LABELS), min_length=1, max_length=100
+    )
+    filters: dict[Label, ObjectFilter] = Field(default_factory=dict, max_length=100)
     zones: list[Zone] = Field(default_factory=list, max_length=50)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     nms_iou: float = Field(
         default=0.5, gt=0.0, le=1.0, description="overlap at which two boxes are one object"
     )
     motion_merge_ms: int = Field(
-        default=1000, ge=0, description="motion frames closer than this make one interval"
+        default=1000,
+        ge=0,
+        le=600_000,
+        description="motion frames closer than this make one interval",
     )
 
     @field_validator("zones")

@@ -24,16 +24,23 @@ class TrackerSettings(BaseModel):
 
     iou_threshold: float = Field(default=0.2, gt=0.0, le=1.0)
     max_center_distance: float = Field(
-        default=0.15, ge=0.0, description="centroid fallback when boxes no longer overlap"
+        default=0.15, ge=0.0, le=2.0, description="centroid fallback when boxes no longer overlap"
     )
-    max_missing_ms: int = Field(default=2000, ge=0)
+    max_missing_ms: int = Field(default=2000, ge=0, le=600_000)
     stationary_threshold: float = Field(
-        default=0.02, ge=0.0, description="largest edge movement still counted as standing still"
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="largest edge movement still counted as standing still",
     )
-    stationary_ms: int = Field(default=10_000, ge=0)
-    move_threshold: float = Field(default=0.05, ge=0.0, description="movement worth an update")
-    score_step: float = Field(default=0.05, ge=0.0, description="best-score rise worth an update")
-    path_length: int = Field(default=50, ge=2)
+    stationary_ms: int = Field(default=10_000, ge=0, le=86_400_000)
+    move_threshold: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="movement worth an update"
+    )
+    score_step: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="best-score rise worth an update"
+    )
+    path_length: int = Field(default=50, ge=2, le=1000)
 
 
 @dataclass(slots=True)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import StringConstraints
 
 Gray = npt.NDArray[np.uint8]  # H x W, one byte a pixel (the Y plane)
 Bgr = npt.NDArray[np.uint8]  # H x W x 3, OpenCV's channel order
+
+_NO_CONTROLS = r"^[^\x00-\x1f\x7f-\x9f]+$"
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_NO_CONTROLS),
+]
+"""What a detector calls an object ("person", "car"), as a user names it in settings."""
+ZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NO_CONTROLS),
+]
+"""A zone's name, as the user gives it: one line of text."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil.detect.types import Box
+from vigil.detect.types import Box, Label, ZoneName
 
 Point = tuple[float, float]
 
@@ -16,12 +16,16 @@ class Zone(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    polygon: list[Point] = Field(description="corners as (x, y) fractions of the frame, 0..1")
-    labels: set[str] | None = Field(default=None, description="labels that count; None: any")
+    name: ZoneName
+    polygon: list[Point] = Field(
+        max_length=100, description="corners as (x, y) fractions of the frame, 0..1"
+    )
+    labels: set[Label] | None = Field(
+        default=None, max_length=100, description="labels that count; None: any"
+    )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     min_seconds: float = Field(
-        default=0.0, ge=0.0, description="time an object must stay in the zone to enter it"
+        default=0.0, ge=0.0, le=3600, description="time an object must stay in the zone to enter it"
     )
 
     @field_validator("polygon")

@@ -21,13 +21,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vigil.auth import passwords
+from vigil.auth.errors import Throttled
 from vigil.auth.permissions import Role
 from vigil.auth.principal import Principal
+from vigil.auth.throttle import Throttle
 from vigil.auth.tokens import new_token, token_hash
 from vigil.exports.manifest import sha256_file
 from vigil.library import media
 from vigil.library.search import SearchIndex
 from vigil.library.storage import BlobStore, Lifecycle, LocalStore, Tiered
+from vigil.settings import AuthSettings
 from vigil.store.library import (
     ItemNotFound,
     LibraryEventNotFound,
@@ -140,8 +143,11 @@ class LibraryService:
         work_dir: Path,
         camera_names: Callable[[int], Awaitable[str | None]],
         lifecycle: Lifecycle | None = None,
+        share_guesses: Throttle | None = None,
     ) -> None:
         self.store = store
+        # Guesses at share links' passwords: per link, per address and in all.
+        self.share_guesses = share_guesses or Throttle.of_guesses_at("link", AuthSettings())
         self.stores = stores
         self.lifecycle = lifecycle
         self.search = search
@@ -357,6 +363,11 @@ class LibraryService:
         if sha256 is None:
             sha256 = await asyncio.to_thread(sha256_file, path)
         filename = safe_filename(new.filename)
+        camera_id = new.camera_id
+        if camera_id is not None and await self._camera_names(camera_id) is None:
+            # Deleted since the footage was taken (an export outlives its camera): the item
+            # keeps no camera, as if the camera had been deleted after the item was saved.
+            camera_id = None
         now = now_ms()
         item = MediaItem(
             org_id=principal.org_id,
@@ -367,7 +378,7 @@ class LibraryService:
             description=new.description,
             tags=list(new.tags),
             labels=list(new.labels),
-            camera_id=new.camera_id,
+            camera_id=camera_id,
             captured_at=new.captured_at or now,
             uploaded_by_id=principal.user_id,
             uploader=principal.username,
@@ -553,16 +564,25 @@ class LibraryService:
         await self.store.add(link)
         return NewShare(link, token)
 
-    async def open_share(self, token: str, password: str | None) -> ShareLink:
-        """The link a visitor holds, if it still works and its password (if any) is right."""
+    async def open_share(
+        self, token: str, password: str | None, address: str | None = None
+    ) -> ShareLink:
+        """The link a visitor holds, if it still works and its password (if any) is right.
+        Each password tried is counted first (Throttled while the link or ``address`` is
+        held back)."""
         link = await self.store.share(token_hash(token))  # ShareNotFound: 404
         if link.revoked or link.expires_at <= now_ms():
             raise ShareRefused("This share link has expired.")
         if link.password_hash is not None:
             if not password:
                 raise ShareRefused("This share link needs its password.", needs_password=True)
+            try:
+                attempt = self.share_guesses.attempt(link=str(link.id), address=address)
+            except Throttled as exc:
+                raise Throttled(exc.retry_after, "Too many wrong passwords for this link") from None
             if not await passwords.verify_password_async(link.password_hash, password):
                 raise ShareRefused("Wrong password for this share link.", needs_password=True)
+            attempt.succeeded()
         return link
 
     async def shared_items(self, link: ShareLink) -> list[MediaItem]:

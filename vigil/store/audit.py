@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,3 +89,61 @@ class AuditLog:
         query = query.order_by(AuditEntry.id.desc()).limit(filters.limit)
         async with self._db.read() as session:
             return list(await session.scalars(query))
+
+
+@dataclass(slots=True)
+class _Sampled:
+    written_at: float
+    unwritten: int = 0
+
+
+class RefusalSampler:
+    """Refusals of callers who proved nothing (a tampered media link, a guess at a locked
+    account): anyone can send them by the thousand, so they are sampled, not written one
+    row each. For each organisation, action and reason, the first refusal in a window is
+    written, with ``unwritten_before``: how many like it came since the last row written;
+    the rest are only counted. Rows grow with time and kinds, never with the flood."""
+
+    def __init__(
+        self,
+        log: AuditLog,
+        window_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._seen: dict[tuple[int | None, str, str], _Sampled] = {}
+
+    async def refused(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        reason: str,
+        org_id: int | None,
+        outcome: str = "denied",
+        **detail: Any,
+    ) -> bool:
+        """Count the refusal; True if it was written to the log."""
+        now = self._clock()
+        key = (org_id, action, reason)
+        seen = self._seen.get(key)
+        if seen is not None and now - seen.written_at < self.window_seconds:
+            seen.unwritten += 1
+            return False
+        if len(self._seen) >= 10_000:
+            self._seen = {
+                k: v for k, v in self._seen.items() if now - v.written_at < self.window_seconds
+            }
+        self._seen[key] = _Sampled(now)
+        await self._log.record(
+            actor,
+            action,
+            outcome=outcome,
+            org_id=org_id,
+            reason=reason,
+            unwritten_before=seen.unwritten if seen is not None else 0,
+            **detail,
+        )
+        return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import (
@@ -17,7 +18,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
 class Base(DeclarativeBase):
@@ -198,6 +199,13 @@ class Export(Base):
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
+def username_key(name: str) -> str:
+    """How usernames compare: NFKC, Unicode case folding, NFKC again (Unicode's NFKC
+    caseless match), so that "Émile", "émile" and "ÉMILE" are one name, as are "ﬁona" and
+    "fiona"; SQL's lower() folds only ASCII on SQLite."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 class User(Base):
     """A person who signs in. One organisation, one role in it."""
 
@@ -207,6 +215,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
     username: Mapped[str] = mapped_column(String(100))
+    # The name as sign-in compares it (vigil.store.users.username_key): Unicode case-folded
+    # and NFKC-normalised, so "Émile" and "émile" are one name on every database.
+    username_key: Mapped[str] = mapped_column(Text)
     display_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     # admin | operator | viewer
@@ -221,9 +232,25 @@ class User(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
+    @validates("username")
+    def _keep_key(self, _field: str, username: str) -> str:
+        """Whatever sets a username sets the key it is compared by."""
+        self.username_key = username_key(username)
+        return username
+
 
 # Usernames are global (people sign in without naming their organisation), without case.
-Index("uq_users_username_lower", func.lower(User.username), unique=True)
+Index("uq_users_username_key", User.username_key, unique=True)
+
+
+class Claim(Base):
+    """Something done once per installation, claimed atomically (the first-run setup): the
+    second claimant's insert fails on the primary key, whichever process it runs in."""
+
+    __tablename__ = "claims"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    claimed_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class RecoveryCode(Base):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.store.database import Database
-from vigil.store.models import Invitation, Org, RecoveryCode, Site, User
+from vigil.store.models import Claim, Invitation, Org, RecoveryCode, Site, User, username_key
 from vigil.timeutil import now_ms
 
 
@@ -27,6 +27,10 @@ class DuplicateName(Exception):
         super().__init__(f"a {kind} named {name!r} already exists")
         self.kind = kind
         self.name = name
+
+
+class AlreadyClaimed(Exception):
+    """Something done once per installation (the first-run setup) has been done."""
 
 
 class SiteNotFound(Exception):
@@ -183,12 +187,57 @@ class UserStore:
         )
         try:
             async with self._db.write() as session:
-                if await session.scalar(select(User.id).where(_lower(User.username, username))):
+                if await session.scalar(select(User.id).where(_same_name(username))):
                     raise DuplicateName("user", username)
                 session.add(user)
         except IntegrityError:
             raise DuplicateName("user", username) from None
         return user
+
+    async def first_admin(self, org_name: str, username: str, password_hash: str) -> User:
+        """The first-run setup, done once per installation and atomically: claim it, name
+        the organisation (the one existing empty one, else a new one) and create its first
+        admin, in one transaction. AlreadyClaimed if setup was claimed or anyone exists."""
+        now = now_ms()
+        async with self._db.write() as session:
+            session.add(Claim(name="setup", claimed_at=now))
+            try:
+                # A concurrent claimant's insert waits here for this one to commit, then fails.
+                await session.flush()
+            except IntegrityError:
+                raise AlreadyClaimed from None
+            if await session.scalar(select(func.count()).select_from(User)):
+                raise AlreadyClaimed
+            org = await session.scalar(select(Org).where(_lower(Org.name, org_name)))
+            if org is None:
+                orgs = list(await session.scalars(select(Org).order_by(Org.id).limit(2)))
+                if len(orgs) == 1:  # made for existing cameras by an upgrade: no one's yet
+                    org = orgs[0]
+                    org.name = org_name
+                else:
+                    org = Org(name=org_name, require_mfa=False, created_at=now)
+                    session.add(org)
+                    await session.flush()
+            user = User(
+                org_id=org.id,
+                username=username,
+                role="admin",
+                password_hash=password_hash,
+                disabled=False,
+                totp_enabled=False,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(user)
+        self._changed("org", org.id)
+        return user
+
+    async def setup_open(self) -> bool:
+        """Whether the first-run setup can still be done."""
+        async with self._db.read() as session:
+            if await session.get(Claim, "setup") is not None:
+                return False
+            return not await session.scalar(select(func.count()).select_from(User))
 
     async def by_id(self, user_id: int) -> User | None:
         async with self._db.read() as session:
@@ -213,7 +262,7 @@ class UserStore:
 
     async def by_username(self, username: str) -> User | None:
         async with self._db.read() as session:
-            return await session.scalar(select(User).where(_lower(User.username, username)))
+            return await session.scalar(select(User).where(_same_name(username)))
 
     async def of_org(self, org_id: int) -> list[User]:
         async with self._db.read() as session:
@@ -229,7 +278,7 @@ class UserStore:
                 if "username" in changes:
                     name = changes["username"]
                     taken = await session.scalar(
-                        select(User.id).where(_lower(User.username, name), User.id != user_id)
+                        select(User.id).where(_same_name(name), User.id != user_id)
                     )
                     if taken:
                         raise DuplicateName("user", name)
@@ -369,6 +418,10 @@ class UserStore:
             user.updated_at = now_ms()
         self._changed("user", user.id)
         return user
+
+
+def _same_name(username: str) -> Any:
+    return User.username_key == username_key(username)
 
 
 def _lower(column: Any, value: str) -> Any:

@@ -23,25 +23,17 @@ router = APIRouter(include_in_schema=False)
 # Pages that show what a signed-in user may see are never kept by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store"}
 
-STYLE = """body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;
-color:#1f2328}small{color:#57606a}
-form.card{max-width:22rem;margin:3rem auto;display:grid;gap:.8rem}
-form.card label{display:grid;gap:.2rem}
-form.card input{font:inherit;padding:.4rem .5rem;border:1px solid #d0d7de;border-radius:6px}
-button{font:inherit;padding:.35rem .9rem;border:1px solid #d0d7de;border-radius:6px;
-background:#f6f8fa;cursor:pointer}form.card button{background:#1f883d;color:#fff;
-border-color:#1a7f37}.error{color:#cf222e;margin:0}.account{float:right}"""
-
 _FORM_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} · Vigil</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<style>{style}</style></head><body>
+<link rel="stylesheet" href="/static/vigil.css">
+</head><body class="page">
 <form class="card" data-form="{form}" method="post">
 <h1>{title}</h1>
 {intro}{fields}
 <p class="error" role="alert" hidden></p>
-<button type="submit">{button}</button>
+<button type="submit" class="primary">{button}</button>
 </form>
 <script type="module" src="/static/signin.js"></script>
 </body></html>"""
@@ -78,9 +70,7 @@ _INVITE_FIELDS = _field("New password", "password", "password", "new-password") 
 
 
 def _form_page(form: str, title: str, fields: str, button: str, intro: str = "") -> HTMLResponse:
-    html = _FORM_PAGE.format(
-        title=title, style=STYLE, form=form, intro=intro, fields=fields, button=button
-    )
+    html = _FORM_PAGE.format(title=title, form=form, intro=intro, fields=fields, button=button)
     return HTMLResponse(html, headers=NO_STORE)
 
 

@@ -16,14 +16,8 @@ router = APIRouter(include_in_schema=False)
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{name} · live · Vigil</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{margin:0;background:#0d1117;color:#e6edf3;font:15px/1.5 system-ui,sans-serif}}
-header{{padding:.5rem 1rem;display:flex;gap:1rem;align-items:baseline}}
-a{{color:#58a6ff}}small{{color:#8b949e}}.account{{margin-left:auto}}
-button{{font:inherit;background:#21262d;color:#e6edf3;border:1px solid #30363d;
-border-radius:6px;padding:.1rem .6rem;cursor:pointer}}
-video{{display:block;width:100%;max-height:calc(100vh - 3rem);background:#000}}
-</style></head><body data-mode="starting">
+<link rel="stylesheet" href="/static/vigil.css">
+</head><body class="viewer" data-mode="starting">
 <header><a href="/">Vigil</a><strong>{name}</strong><small id="state">connecting…</small>
 <small><a data-snapshot href="/api/cameras/{id}/snapshot.jpg">snapshot</a></small>
 {account}</header>

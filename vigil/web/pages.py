@@ -7,7 +7,6 @@ from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -21,34 +20,32 @@ from vigil.web.auth_pages import NO_STORE, account_bar, page_user, sign_in_first
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 
-_STATE_COLOURS = {
-    CameraState.STREAMING: "#1a7f37",
-    CameraState.CONNECTING: "#9a6700",
-    CameraState.STALLED: "#bc4c00",
-    CameraState.OFFLINE: "#57606a",
-    CameraState.ERROR: "#cf222e",
-    CameraState.DISABLED: "#57606a",
-}
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vigil</title>
 <meta http-equiv="refresh" content="5">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;
-color:#1f2328}}
-table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem .6rem;
-border-bottom:1px solid #d0d7de}}.state{{font-weight:600}}small{{color:#57606a}}
-button{{font:inherit;padding:.2rem .7rem;border:1px solid #d0d7de;border-radius:6px;
-background:#f6f8fa;cursor:pointer}}.account{{float:right;margin-top:.6rem}}
-.notice{{color:#9a6700}}
-</style></head><body>
+<link rel="stylesheet" href="/static/vigil.css">
+</head><body class="page">
 {account}
 <h1>Vigil <small>{version} · {org}</small></h1>
 {notice}
 <p>{count} cameras, {recorded} recorded. API: <a href="/docs">interactive documentation</a>,
 <a href="/api/cameras">cameras</a>, <a href="/api/storage">storage</a>.</p>
-<table><thead><tr><th>Camera</th><th>State</th><th>Stream</th><th>Recorded</th><th>Uptime</th>
-<th>Last error</th></tr></thead><tbody>{rows}</tbody></table>
+<div class="table-scroll"><table><thead><tr><th>Camera</th><th>State</th><th>Stream</th>
+<th>Recorded</th><th>Uptime</th><th>Last error</th></tr></thead><tbody>{rows}</tbody></table></div>
+</body></html>"""
+
+# Our own page around the vendored Swagger UI: FastAPI's get_swagger_ui_html starts it with
+# an inline script, which the Content-Security-Policy refuses; static/docs.js starts it here.
+_DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vigil API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/vendor/swagger-ui/favicon-32x32.png">
+</head><body>
+<div id="swagger-ui" data-openapi="/openapi.json"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script type="module" src="/static/docs.js"></script>
 </body></html>"""
 
 
@@ -98,8 +95,8 @@ async def home(request: Request, services: ServicesDep) -> Response:
             uptime = _duration(now - status.streaming_since_ms)
         rows.append(
             f'<tr><td><a href="/cameras/{camera.id}">{escape(camera.name)}</a></td>'
-            f'<td class="state" style="color:{_STATE_COLOURS[status.state]}">'
-            f"{status.state.value}</td><td>{escape(stream)}</td>"
+            f'<td class="state state-{status.state.value}">{status.state.value}</td>'
+            f"<td>{escape(stream)}</td>"
             f"<td>{_size(recorded.bytes) if recorded else '—'}</td><td>{uptime}</td>"
             f"<td>{escape(status.last_error or '')}</td></tr>"
         )
@@ -121,13 +118,7 @@ async def home(request: Request, services: ServicesDep) -> Response:
 async def docs() -> HTMLResponse:
     """Swagger UI from the vendored bundle: it works with no internet access. Public: it
     documents the API and shows no data (calls from it use the browser's session)."""
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="Vigil API",
-        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-    )
+    return HTMLResponse(_DOCS)
 
 
 def install_pages(app: FastAPI) -> None:

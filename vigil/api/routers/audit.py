@@ -17,7 +17,7 @@ from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem_responses
 from vigil.api.schemas import Output
 from vigil.api.security import actor_of, admin
-from vigil.api.types import Instant, Timestamp
+from vigil.api.types import AuditId, Instant, Name, Timestamp, UserId
 from vigil.app import Services
 from vigil.auth.permissions import Scope
 from vigil.auth.principal import Principal
@@ -51,7 +51,7 @@ CSV_COLUMNS = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Outcome = Literal["success", "failure", "denied"]
-Action = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Action = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")]
 
 
 class AuditEntryOut(Output):
@@ -92,10 +92,8 @@ class AuditPage(Output):
 
 
 def audit_filter(
-    user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="who acted")] = None,
-    username: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="the name given, exactly")
-    ] = None,
+    user_id: Annotated[UserId | None, Query(description="who acted")] = None,
+    username: Annotated[Name | None, Query(description="the name given, exactly")] = None,
     action: Annotated[
         list[Action] | None,
         Query(max_length=50, description="repeat for several: ?action=login&action=logout"),
@@ -104,7 +102,7 @@ def audit_filter(
     since: Annotated[Instant | None, Query(description="at or after this instant")] = None,
     until: Annotated[Instant | None, Query(description="before this instant")] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="entries older than this id (paging)")
+        AuditId | None, Query(description="entries older than this id (paging)")
     ] = None,
 ) -> AuditFilter:
     """The filters both routes take; the organisation is always the caller's own."""

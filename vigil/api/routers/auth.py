@@ -28,7 +28,7 @@ from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.principal import Principal
 from vigil.auth.service import SignedIn
 from vigil.auth.tokens import token_hash
-from vigil.store.users import UserNotFound
+from vigil.store.users import AlreadyClaimed, UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -124,21 +124,28 @@ async def logout(
 @router.get("/setup")
 async def setup_status(services: ServicesDep) -> SetupStatus:
     """Whether the first-run setup is open (no user exists yet)."""
-    return SetupStatus(needed=await services.auth.users.count() == 0)
+    return SetupStatus(needed=await services.auth.users.setup_open())
+
+
+_SETUP_DONE = "Setup is done: an admin exists. Sign in instead."
 
 
 @router.post("/setup", status_code=201, responses=problem_responses(403, 409, 422))
 async def setup(
     body: SetupIn, request: Request, response: Response, services: ServicesDep
 ) -> SignedInOut:
-    """First run only: create the organisation and its first admin, and sign them in."""
-    if await services.auth.users.count() > 0:
-        raise Forbidden("Setup is done: an admin exists. Sign in instead.", slug="setup-done")
-    user = await services.auth.create_admin(
-        body.organisation, body.username, body.password.get_secret_value()
-    )
-    signed_in = await services.auth.start_session(user, actor_of(request, None))
-    await services.auth.audit.record(
+    """First run only: create the organisation and its first admin, and sign them in. Done
+    once: of several people setting up at the same moment, one succeeds, the rest get 403."""
+    auth = services.auth
+    if not await auth.users.setup_open():
+        raise Forbidden(_SETUP_DONE, slug="setup-done")
+    password_hash = await auth.new_password_hash(body.password.get_secret_value(), body.username)
+    try:
+        user = await auth.users.first_admin(body.organisation, body.username, password_hash)
+    except AlreadyClaimed:
+        raise Forbidden(_SETUP_DONE, slug="setup-done") from None
+    signed_in = await auth.start_session(user, actor_of(request, None))
+    await auth.audit.record(
         actor_of(request, signed_in.principal), "setup", target=f"user:{user.id}"
     )
     log.info("first admin %r created by the setup page", user.username)

@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field, StringConstraints
 from starlette.requests import HTTPConnection
 
 from vigil.api.deps import ServicesDep
@@ -39,7 +38,7 @@ from vigil.api.routers.exports import _out as export_out
 from vigil.api.routers.recordings import _invalid
 from vigil.api.schemas import IntervalOut
 from vigil.api.security import actor_of, check_scope, identify, member, signed_query
-from vigil.api.types import Instant
+from vigil.api.types import CameraId, Cursor, EventId, Instant, Label, Name
 from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
@@ -56,10 +55,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/events", tags=["events"])
 
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the event's id")]
-CameraIdValue = Annotated[int, Field(ge=1, le=2**31 - 1)]
-LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 _LIST_LIMIT = 500
+_MAX_FILTERS = 100  # values of one repeated filter
 _JPEG = {"content": {"image/jpeg": {}}, "description": "a JPEG image"}
 
 Viewer = Annotated[Principal, Depends(member(Scope.RECORDINGS))]
@@ -188,14 +185,14 @@ async def list_events(
     request: Request,
     services: ServicesDep,
     camera_id: Annotated[
-        list[CameraIdValue] | None, Query(description="only these cameras (repeat for more)")
+        list[CameraId] | None,
+        Query(max_length=_MAX_FILTERS, description="only these cameras (repeat for more)"),
     ] = None,
     label: Annotated[
-        list[LabelValue] | None, Query(description="only these labels (repeat for more)")
+        list[Label] | None,
+        Query(max_length=_MAX_FILTERS, description="only these labels (repeat for more)"),
     ] = None,
-    zone: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="only events in this zone")
-    ] = None,
+    zone: Annotated[Name | None, Query(description="only events in this zone")] = None,
     kind: Annotated[EventKind | None, Query(description="object or motion")] = None,
     start: Annotated[Instant | None, Query(description="events still going on at or after")] = None,
     end: Annotated[Instant | None, Query(description="events that started before")] = None,
@@ -203,9 +200,7 @@ async def list_events(
     reviewed: bool | None = None,
     protected: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=_LIST_LIMIT)] = 100,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
-    ] = None,
+    cursor: Cursor | None = None,
 ) -> EventPage:
     """Events of the cameras whose recordings you may view, newest first, a page at a time.
     Naming a camera you may not use at all is 404 ``camera-not-found`` (as for exports)."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.security import actor_of, check_scope, identify, member, signed_query
-from vigil.api.types import Instant, Timestamp
+from vigil.api.types import CameraId, ExportId, Filename, Instant, LongName, Timestamp
 from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
-ExportId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the export's id")]
 _MAX_CAMERAS = 16
 _LIST_LIMIT = 500
 _MP4 = {"content": {"video/mp4": {}}, "description": "the file; Range requests get 206"}
@@ -47,7 +46,7 @@ Exporter = Annotated[Principal, Depends(member(Scope.EXPORTS))]
 class ExportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    camera_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+    camera_ids: list[CameraId] = Field(
         min_length=1, max_length=_MAX_CAMERAS, description="one MP4 per camera"
     )
     start: Instant
@@ -55,7 +54,7 @@ class ExportCreate(BaseModel):
     burn_in: bool = Field(
         default=False, description="draw the camera name and UTC time on each frame (re-encodes)"
     )
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    title: LongName | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ExportCreate:
@@ -232,7 +231,7 @@ async def get_export(
     responses={200: _MP4, **problem_responses(401, 403, 404, 422)},
 )
 async def download_export_file(
-    export_id: ExportId, name: str, request: Request, services: ServicesDep
+    export_id: ExportId, name: Filename, request: Request, services: ServicesDep
 ) -> Response:
     """A file of a finished export: an MP4, ``manifest.json``, ``manifest.json.sha256`` or
     ``SHA256SUMS``. Anything else is 404. Takes a signed link (``?token=``) too."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem_responses
-from vigil.api.schemas import Input, Name, Output
+from vigil.api.schemas import Input, Output
 from vigil.api.security import actor_of, admin
+from vigil.api.types import CameraId, GrantId, GroupId, Name, UserId
 from vigil.app import Services
 from vigil.auth.permissions import Permission, Scope
 from vigil.auth.principal import Principal
@@ -27,8 +28,6 @@ from vigil.store.users import UserNotFound
 router = APIRouter(tags=["groups"])
 
 People = Annotated[Principal, Depends(admin(Scope.PEOPLE))]
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-_Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _T = TypeVar("_T")
 # A group of every person or camera of a large site; anything longer is a mistake.
 MAX_MEMBERS = 10_000
@@ -40,8 +39,8 @@ def _no_repeats(values: list[_T]) -> list[_T]:
     return values
 
 
-UserIds = Annotated[list[_Id], Field(max_length=MAX_MEMBERS), AfterValidator(_no_repeats)]
-CameraIds = Annotated[list[_Id], Field(max_length=MAX_MEMBERS), AfterValidator(_no_repeats)]
+UserIds = Annotated[list[UserId], Field(max_length=MAX_MEMBERS), AfterValidator(_no_repeats)]
+CameraIds = Annotated[list[CameraId], Field(max_length=MAX_MEMBERS), AfterValidator(_no_repeats)]
 Permissions = Annotated[
     list[Permission],
     Field(min_length=1, max_length=len(Permission), examples=[["view_live", "view_recordings"]]),
@@ -93,9 +92,9 @@ class CameraGroupOut(Output):
 
 
 class GrantIn(Input):
-    camera_group_id: _Id
-    user_group_id: _Id | None = Field(default=None, description="give this or user_id")
-    user_id: _Id | None = Field(default=None, description="give this or user_group_id")
+    camera_group_id: GroupId
+    user_group_id: GroupId | None = Field(default=None, description="give this or user_id")
+    user_id: UserId | None = Field(default=None, description="give this or user_group_id")
     permissions: Permissions
 
     @model_validator(mode="after")
@@ -187,14 +186,16 @@ async def create_user_group(
 
 
 @router.get("/user-groups/{group_id}", responses=problem_responses(401, 403, 404, 422))
-async def get_user_group(group_id: RowId, principal: People, services: ServicesDep) -> UserGroupOut:
+async def get_user_group(
+    group_id: GroupId, principal: People, services: ServicesDep
+) -> UserGroupOut:
     group = await services.auth.access.get(UserGroup, principal.org_id, group_id)
     return await _user_group_out(services, group)
 
 
 @router.patch("/user-groups/{group_id}", responses=_GROUP_PROBLEMS)
 async def update_user_group(
-    group_id: RowId,
+    group_id: GroupId,
     body: UserGroupUpdate,
     principal: People,
     request: Request,
@@ -220,7 +221,7 @@ async def update_user_group(
     "/user-groups/{group_id}", status_code=204, responses=problem_responses(401, 403, 404, 422)
 )
 async def delete_user_group(
-    group_id: RowId, principal: People, request: Request, services: ServicesDep
+    group_id: GroupId, principal: People, request: Request, services: ServicesDep
 ) -> Response:
     """Delete the group and the grants made to it."""
     group = await services.auth.access.delete(UserGroup, principal.org_id, group_id)
@@ -272,7 +273,7 @@ async def create_camera_group(
 
 @router.get("/camera-groups/{group_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_camera_group(
-    group_id: RowId, principal: People, services: ServicesDep
+    group_id: GroupId, principal: People, services: ServicesDep
 ) -> CameraGroupOut:
     group = await services.auth.access.get(CameraGroup, principal.org_id, group_id)
     return await _camera_group_out(services, group)
@@ -280,7 +281,7 @@ async def get_camera_group(
 
 @router.patch("/camera-groups/{group_id}", responses=_GROUP_PROBLEMS)
 async def update_camera_group(
-    group_id: RowId,
+    group_id: GroupId,
     body: CameraGroupUpdate,
     principal: People,
     request: Request,
@@ -306,7 +307,7 @@ async def update_camera_group(
     "/camera-groups/{group_id}", status_code=204, responses=problem_responses(401, 403, 404, 422)
 )
 async def delete_camera_group(
-    group_id: RowId, principal: People, request: Request, services: ServicesDep
+    group_id: GroupId, principal: People, request: Request, services: ServicesDep
 ) -> Response:
     """Delete the group and the grants on it (the cameras stay)."""
     group = await services.auth.access.delete(CameraGroup, principal.org_id, group_id)
@@ -388,13 +389,13 @@ async def create_grant(
 
 
 @router.get("/grants/{grant_id}", responses=problem_responses(401, 403, 404, 422))
-async def get_grant(grant_id: RowId, principal: People, services: ServicesDep) -> GrantOut:
+async def get_grant(grant_id: GrantId, principal: People, services: ServicesDep) -> GrantOut:
     return _grant_out(await services.auth.access.get(Grant, principal.org_id, grant_id))
 
 
 @router.patch("/grants/{grant_id}", responses=_GROUP_PROBLEMS)
 async def update_grant(
-    grant_id: RowId,
+    grant_id: GrantId,
     body: GrantUpdate,
     principal: People,
     request: Request,
@@ -420,7 +421,7 @@ async def update_grant(
     "/grants/{grant_id}", status_code=204, responses=problem_responses(401, 403, 404, 422)
 )
 async def delete_grant(
-    grant_id: RowId, principal: People, request: Request, services: ServicesDep
+    grant_id: GrantId, principal: People, request: Request, services: ServicesDep
 ) -> Response:
     """Take the grant's permissions away; takes effect at once."""
     grant = await services.auth.access.delete(Grant, principal.org_id, grant_id)

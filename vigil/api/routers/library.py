@@ -6,16 +6,17 @@ import csv
 import io
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from vigil.api.deps import ServicesDep
 from vigil.api.library_schemas import (
     AnalyticsOut,
     ItemFiles,
+    ItemKind,
     ItemOut,
     ItemUpdate,
     LibraryEventCreate,
@@ -35,8 +36,27 @@ from vigil.api.library_schemas import (
 )
 from vigil.api.problems import problem_responses
 from vigil.api.routers import API_PREFIX
-from vigil.api.security import actor_of, admin, check_scope, identify, member, signed_query
-from vigil.api.types import Instant
+from vigil.api.security import (
+    actor_of,
+    admin,
+    check_scope,
+    client_ip,
+    identify,
+    member,
+    signed_query,
+)
+from vigil.api.types import (
+    Cursor,
+    GroupId,
+    Instant,
+    ItemId,
+    LibraryEventId,
+    SearchWords,
+    ShareId,
+    Tag,
+    Token,
+    UserId,
+)
 from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Role, Scope
@@ -67,9 +87,10 @@ async def _editor(principal: Annotated[Principal, Depends(member(Scope.LIBRARY))
 Member = Annotated[Principal, Depends(member(Scope.LIBRARY))]
 Editor = Annotated[Principal, Depends(_editor)]
 Admin = Annotated[Principal, Depends(admin(Scope.LIBRARY))]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the item's id")]
-EventId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the library event's id")]
+# A byte range, as media players send it.
+RangeHeader = Annotated[str | None, Header(alias="range", max_length=200)]
 _FILE = {"description": "the file; Range requests get 206"}
+_MAX_FILTERS = 50  # values of one repeated search filter
 _CHUNK = 1 << 20
 
 
@@ -126,7 +147,7 @@ async def create_event(
 
 @router.get("/events/{library_event_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_event(
-    library_event_id: EventId, principal: Member, services: ServicesDep
+    library_event_id: LibraryEventId, principal: Member, services: ServicesDep
 ) -> LibraryEventOut:
     library = _library(services)
     viewer = await library.viewer(principal)
@@ -135,7 +156,7 @@ async def get_event(
 
 @router.patch("/events/{library_event_id}", responses=problem_responses(401, 403, 404, 422))
 async def update_event(
-    library_event_id: EventId,
+    library_event_id: LibraryEventId,
     body: LibraryEventUpdate,
     principal: Editor,
     request: Request,
@@ -161,17 +182,17 @@ async def search(
     principal: Member,
     request: Request,
     services: ServicesDep,
-    q: Annotated[str, Query(max_length=500, description="words; the last may be a prefix")] = "",
-    kind: Annotated[list[str], Query(description="image, video")] = [],  # noqa: B006
-    tag: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
-    event_id: Annotated[list[int], Query()] = [],  # noqa: B006
-    uploader_id: Annotated[list[int], Query()] = [],  # noqa: B006
-    group_id: Annotated[int | None, Query(ge=1, description="shared with this group")] = None,
+    q: Annotated[SearchWords, Query(description="words; the last may be a prefix")] = "",
+    kind: Annotated[list[ItemKind], Query(max_length=2)] = [],  # noqa: B006
+    tag: Annotated[list[Tag], Query(max_length=_MAX_FILTERS)] = [],  # noqa: B006
+    event_id: Annotated[list[LibraryEventId], Query(max_length=_MAX_FILTERS)] = [],  # noqa: B006
+    uploader_id: Annotated[list[UserId], Query(max_length=_MAX_FILTERS)] = [],  # noqa: B006
+    group_id: Annotated[GroupId | None, Query(description="shared with this group")] = None,
     since: Instant | None = None,
     until: Instant | None = None,
-    sort: Annotated[str, Query(pattern="^(relevance|newest|oldest)$")] = "relevance",
+    sort: Literal["relevance", "newest", "oldest"] = "relevance",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor | None = None,
 ) -> SearchOut:
     """Search titles, descriptions, tags, event and camera names and detection labels, with
     filters and facet counts; only what you may see."""
@@ -394,7 +415,7 @@ async def item_file(
     variant: Variant,
     request: Request,
     services: ServicesDep,
-    range_: Annotated[str | None, Header(alias="range")] = None,
+    range_: RangeHeader = None,
 ) -> StreamingResponse:
     """An item's file (original download, web copy, poster, thumbnail); signed links work
     without a session. Views of the web copy and downloads of the original are counted and
@@ -430,7 +451,7 @@ async def create_share(
         item_id=body.item_id,
         event_id=body.event_id,
         days=body.days,
-        password=body.password,
+        password=body.password.get_secret_value() if body.password is not None else None,
     )
     await services.auth.audit.record(
         actor_of(request, principal),
@@ -465,7 +486,7 @@ async def list_shares(principal: Editor, services: ServicesDep) -> list[ShareOut
 
 @router.delete("/shares/{share_id}", status_code=204, responses=problem_responses(401, 403, 404))
 async def revoke_share(
-    share_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    share_id: ShareId,
     principal: Editor,
     request: Request,
     services: ServicesDep,
@@ -478,18 +499,17 @@ async def revoke_share(
     return Response(status_code=204)
 
 
-ShareToken = Annotated[str, Path(min_length=10, max_length=100)]
-SharePassword = Annotated[str | None, Header(alias="share-password", max_length=200)]
+PasswordHeader = Annotated[str | None, Header(alias="share-password", max_length=200)]
 
 
 @shares.get("/{token}", responses=problem_responses(401, 404))
 async def open_share(
-    token: ShareToken, request: Request, services: ServicesDep, password: SharePassword = None
+    token: Token, request: Request, services: ServicesDep, password: PasswordHeader = None
 ) -> SharedOut:
     """What a share link shows (no account needed; a password in ``Share-Password`` if it has
     one). Every opening is counted and audited."""
     library = _library(services)
-    link = await library.open_share(token, password)
+    link = await library.open_share(token, password, client_ip(request))
     await library.store.share_viewed(link.id)
     items = await library.shared_items(link)
     await services.auth.audit.record(
@@ -530,16 +550,16 @@ async def open_share(
     responses={200: _FILE, 206: _FILE, **problem_responses(401, 404, 422)},
 )
 async def shared_file(
-    token: ShareToken,
+    token: Token,
     item_id: ItemId,
     variant: Variant,
     request: Request,
     services: ServicesDep,
-    password: SharePassword = None,
-    range_: Annotated[str | None, Header(alias="range")] = None,
+    password: PasswordHeader = None,
+    range_: RangeHeader = None,
 ) -> StreamingResponse:
     library = _library(services)
-    link = await library.open_share(token, password)
+    link = await library.open_share(token, password, client_ip(request))
     item = next((i for i in await library.shared_items(link) if i.id == item_id), None)
     if item is None:
         raise ItemNotFound(item_id)

@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from vigil.api.deps import CameraId, ServicesDep
+from vigil.api.deps import ServicesDep
 from vigil.api.problems import problem, problem_responses
 from vigil.api.security import LiveCamera, authorize_camera, signed_query
+from vigil.api.types import CameraId
 from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import Field, field_validator
 
 from vigil.api.deps import ServicesDep
-from vigil.api.people_schemas import (
-    DisplayName,
-    Email,
-    KeyOut,
-    MeOut,
-    PasswordIn,
-    SessionOut,
-)
+from vigil.api.people_schemas import KeyOut, MeOut, SessionOut
 from vigil.api.problems import problem, problem_responses
 from vigil.api.routers.auth import clear_session_cookies, me_out
-from vigil.api.schemas import Input, Name
+from vigil.api.schemas import Input
 from vigil.api.security import SessionDep, SignedInDep, actor_of, client_ip
-from vigil.api.types import Instant
+from vigil.api.types import Email, Instant, KeyId, LongName, Name, Password, SessionId
 from vigil.auth import passwords
 from vigil.auth.errors import Forbidden, LoginFailed, LoginThrottled
 from vigil.auth.passwords import WeakPassword
@@ -33,20 +24,17 @@ router = APIRouter(prefix="/me", tags=["me"])
 # The longest an API key may be made to last.
 MAX_KEY_MS = 2 * 366 * 24 * 3_600_000
 
-SessionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the session's id")]
-KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the API key's id")]
-
 
 class ProfileIn(Input):
     """Only the fields given change; null clears one."""
 
-    display_name: DisplayName | None = None
+    display_name: LongName | None = None
     email: Email | None = None
 
 
 class PasswordChangeIn(Input):
-    current_password: PasswordIn
-    new_password: PasswordIn
+    current_password: Password
+    new_password: Password
 
 
 class KeyIn(Input):
@@ -115,20 +103,21 @@ async def change_password(
     auth = services.auth
     ip = client_ip(request)
     actor = actor_of(request, principal)
-    wait = auth.throttle.retry_after(principal.username, ip)
-    if wait > 0:
+    try:
+        attempt = auth.guess(principal.username, ip)
+    except LoginThrottled:
         await auth.audit.record(actor, "password.change", outcome="failure", reason="locked out")
-        raise LoginThrottled(wait)
+        raise
     user = await auth.users.get(principal.org_id, principal.user_id)
     current = body.current_password.get_secret_value()
     if user.password_hash is None or not await passwords.verify_password_async(
         user.password_hash, current
     ):
-        auth.throttle.failed(principal.username, ip)
         await auth.audit.record(
             actor, "password.change", outcome="failure", reason="wrong password"
         )
         raise LoginFailed
+    attempt.succeeded()
     try:
         new_hash = await auth.new_password_hash(body.new_password.get_secret_value(), user.username)
     except WeakPassword as exc:
@@ -141,7 +130,6 @@ async def change_password(
             errors=[{"location": "body.new_password", "detail": str(exc), "type": "weak_password"}],
         )
     await auth.users.update(principal.org_id, principal.user_id, {"password_hash": new_hash})
-    auth.throttle.succeeded(principal.username)
     ended = await auth.sessions.delete_all(principal.user_id, keep=principal.session_id)
     await auth.end_sessions(ended)
     auth.forget_user(principal.user_id)

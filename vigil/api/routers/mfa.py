@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from vigil.api.deps import ServicesDep
-from vigil.api.people_schemas import Code, PasswordIn
 from vigil.api.problems import problem_responses
 from vigil.api.schemas import Input, Output
 from vigil.api.security import SessionDep, actor_of
+from vigil.api.types import Code, Password
 from vigil.app import Services
 from vigil.auth import passwords, totp
-from vigil.auth.errors import Conflict, Forbidden, LoginThrottled, NotAuthenticated
-from vigil.auth.principal import Principal
+from vigil.auth.errors import Conflict, Forbidden, NotAuthenticated
 from vigil.store.models import User
 
 router = APIRouter(prefix="/me/mfa", tags=["mfa"])
@@ -47,7 +46,7 @@ class CodeIn(Input):
 
 
 class DisableIn(Input):
-    password: PasswordIn
+    password: Password
     code: Code
 
 
@@ -70,13 +69,6 @@ async def _current_code(services: Services, user: User, code: str) -> int | None
     if step is None or not await services.auth.users.use_totp_step(user.id, step):
         return None
     return step
-
-
-def _check_throttle(services: Services, request: Request, principal: Principal) -> None:
-    """Guessing codes or the password here counts like failed sign-ins, and is held back alike."""
-    wait = services.auth.throttle.retry_after(principal.username, actor_of(request).ip)
-    if wait > 0:
-        raise LoginThrottled(wait)
 
 
 async def _new_recovery_codes(services: Services, user_id: int, step: int) -> list[str]:
@@ -170,15 +162,15 @@ async def new_recovery_codes(
     user = await auth.users.get(principal.org_id, principal.user_id)
     if not user.totp_enabled:
         raise _not_enabled()
-    _check_throttle(services, request, principal)
+    # Guessing codes or the password here counts like failed sign-ins, and is held back alike.
+    attempt = auth.guess(principal.username, actor.ip)
     step = await _current_code(services, user, body.code)
     if step is None:
-        auth.throttle.failed(principal.username, actor.ip)
         await auth.audit.record(
             actor, "mfa.recovery_codes", outcome="failure", target=target, reason="wrong code"
         )
         raise NotAuthenticated(WRONG_CODE)
-    auth.throttle.succeeded(principal.username)
+    attempt.succeeded()
     codes = await _new_recovery_codes(services, user.id, step)
     await auth.audit.record(actor, "mfa.recovery_codes", target=target)
     _no_store(response)
@@ -206,18 +198,17 @@ async def disable_mfa(
             "Your organisation requires two-factor sign-in: it cannot be turned off.",
             slug="mfa-required",
         )
-    _check_throttle(services, request, principal)
+    attempt = auth.guess(principal.username, actor.ip)
     password = body.password.get_secret_value()
     ok = user.password_hash is not None and await passwords.verify_password_async(
         user.password_hash, password
     )
     if not ok or await _current_code(services, user, body.code) is None:
-        auth.throttle.failed(principal.username, actor.ip)
         await auth.audit.record(
             actor, "mfa.disable", outcome="failure", target=target, reason="wrong password or code"
         )
         raise NotAuthenticated("Wrong password or code.")
-    auth.throttle.succeeded(principal.username)
+    attempt.succeeded()
     await auth.users.reset_mfa(user.id)
     auth.forget_user(user.id)
     await auth.audit.record(actor, "mfa.disable", target=target)

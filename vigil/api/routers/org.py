@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import Field, ValidationInfo, field_validator
 
 from vigil.api.deps import ServicesDep
-from vigil.api.people_schemas import OrgName, OrgOut
+from vigil.api.people_schemas import OrgOut
 from vigil.api.problems import problem_responses
-from vigil.api.schemas import Input, Name, Output, _no_control_characters
+from vigil.api.schemas import Input, Output
 from vigil.api.security import SignedInDep, actor_of, admin
-from vigil.api.types import Timestamp
+from vigil.api.types import Address, Name, SiteId, Timestamp
 from vigil.auth.permissions import Scope
 from vigil.auth.principal import Principal
 from vigil.store.models import Org, Site
@@ -20,16 +20,10 @@ from vigil.store.models import Org, Site
 router = APIRouter(tags=["organisation"])
 
 People = Annotated[Principal, Depends(admin(Scope.PEOPLE))]
-SiteId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the site's id")]
-Address = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(_no_control_characters),
-]
 
 
 class OrgUpdate(Input):
-    name: OrgName | None = None
+    name: Name | None = None
     require_mfa: bool | None = Field(
         default=None,
         description="everyone must sign in with a second factor; people without one are "

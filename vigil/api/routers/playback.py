@@ -12,13 +12,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
-from vigil.api.deps import SegmentId, ServicesDep
+from vigil.api.deps import ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.routers.recordings import _query_range
 from vigil.api.schemas import IntervalOut, Output
 from vigil.api.security import RecordingsCamera, RecordingsMedia, actor_of, signed_query
-from vigil.api.types import Instant, Timestamp
+from vigil.api.types import Instant, SegmentId, Timestamp
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
 from vigil.node.layout import UnsafePath

@@ -7,11 +7,11 @@ import stat
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
-from vigil.api.deps import SegmentId, ServicesDep
+from vigil.api.deps import ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.schemas import (
@@ -29,7 +29,7 @@ from vigil.api.security import (
     actor_of,
     signed_query,
 )
-from vigil.api.types import Instant
+from vigil.api.types import Instant, SegmentId
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
 from vigil.store.models import Segment
@@ -46,6 +46,11 @@ DEFAULT_RANGE_MS = DAY_MS
 # seconds and tens of MB of JSON): a client showing a timeline should ask for less.
 MAX_RANGE_MS = 31 * DAY_MS
 _MAX_KEY_LENGTH = 500
+# A key no segment can have (too long, a NUL) is 404 like any unknown one, so a prober learns
+# nothing; the parameter's own bound only stops input without end.
+StorageKey = Annotated[
+    str, Path(max_length=4 * _MAX_KEY_LENGTH, description="a segment's `path` (storage key)")
+]
 _MP4 = {"content": {"video/mp4": {}}, "description": "the MP4 file; Range requests get 206"}
 
 
@@ -187,7 +192,9 @@ async def download_segment(
     response_class=FileResponse,
     responses={200: _MP4, **problem_responses(401, 403, 404, 422)},
 )
-async def download_file(camera: RecordingsMedia, path: str, services: ServicesDep) -> FileResponse:
+async def download_file(
+    camera: RecordingsMedia, path: StorageKey, services: ServicesDep
+) -> FileResponse:
     """A recorded file by its storage key (a segment's ``path``); only indexed keys are served."""
     if len(path) > _MAX_KEY_LENGTH or "\x00" in path:
         raise RecordingNotFound

@@ -16,12 +16,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
 from vigil.api.deps import get_services
-from vigil.api.problems import Problem, problem, problem_responses
+from vigil.api.library_schemas import UploadMetadata
+from vigil.api.problems import Problem, invalid_input, problem, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.security import member
+from vigil.api.types import UploadId
 from vigil.auth.errors import Forbidden
 from vigil.auth.permissions import Role
 from vigil.auth.permissions import Scope as KeyScope
@@ -162,6 +165,14 @@ def _library(sink: UploadSink | None) -> UploadSink:
     return sink
 
 
+def _metadata(header: str | None) -> dict[str, str]:
+    """The upload's metadata, checked like any other input (422 naming the key)."""
+    try:
+        return UploadMetadata.of(parse_metadata(header)).stored()
+    except ValidationError as exc:
+        raise invalid_input(exc, "header", "Upload-Metadata") from None
+
+
 def _expires(upload: Upload) -> str:
     return format_datetime(ms_to_datetime(upload.expires_at), usegmt=True)
 
@@ -226,7 +237,7 @@ async def create_upload(
             400, "Declare Upload-Length: deferred lengths are not supported.", "deferred-length"
         )
     length = parse_length(request.headers.get("upload-length"), "Upload-Length")
-    meta = parse_metadata(request.headers.get("upload-metadata"))
+    meta = _metadata(request.headers.get("upload-metadata"))
     checksum = parse_checksum(request.headers.get("upload-checksum"))
     library = _library(sink)
     upload = await uploads.create(principal, length, meta, library)
@@ -248,7 +259,7 @@ async def create_upload(
     responses={200: _HEADERS, **_responses(401, 403, 404, 410, 412)},
 )
 async def upload_status(
-    upload_id: str, principal: Uploader, request: Request, uploads: UploadsDep
+    upload_id: UploadId, principal: Uploader, request: Request, uploads: UploadsDep
 ) -> Response:
     """Where the upload stands: ``Upload-Offset`` is where to resume."""
     upload = await uploads.find(principal, upload_id)
@@ -277,7 +288,7 @@ async def upload_status(
     },
 )
 async def send_bytes(
-    upload_id: str, principal: Uploader, request: Request, uploads: UploadsDep, sink: SinkDep
+    upload_id: UploadId, principal: Uploader, request: Request, uploads: UploadsDep, sink: SinkDep
 ) -> Response:
     """Bytes of the upload from ``Upload-Offset`` (which must be where it stands: 409
     otherwise), as ``application/offset+octet-stream``, with an optional
@@ -304,7 +315,7 @@ async def send_bytes(
     responses=_responses(401, 403, 404, 410, 412, 423),
 )
 async def terminate_upload(
-    upload_id: str, principal: Uploader, request: Request, uploads: UploadsDep
+    upload_id: UploadId, principal: Uploader, request: Request, uploads: UploadsDep
 ) -> Response:
     """Drop the upload and the bytes it received (tus termination)."""
     upload = await uploads.find(principal, upload_id)

@@ -5,22 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, model_validator
 
 from vigil.api.deps import ServicesDep
-from vigil.api.people_schemas import (
-    DisplayName,
-    Email,
-    KeyOut,
-    PasswordIn,
-    SessionOut,
-    Username,
-)
+from vigil.api.people_schemas import KeyOut, SessionOut
 from vigil.api.problems import problem, problem_responses
 from vigil.api.schemas import Input, Output
 from vigil.api.security import actor_of, admin
-from vigil.api.types import Timestamp
+from vigil.api.types import Email, KeyId, LongName, Password, Timestamp, UserId, Username
 from vigil.app import Services
 from vigil.auth.errors import Conflict
 from vigil.auth.permissions import Role, Scope
@@ -34,8 +27,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["users"])
 
 Admin = Annotated[Principal, Depends(admin(Scope.PEOPLE))]
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the user's id")]
-KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the API key's id")]
 
 
 # Schemas ---------------------------------------------------------------------------
@@ -44,24 +35,26 @@ KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the API key's id")]
 class UserCreate(Input):
     username: Username
     role: Role
-    display_name: DisplayName | None = None
+    display_name: LongName | None = None
     email: Email | None = None
-    password: PasswordIn | None = Field(
+    password: Password | None = Field(
         default=None, description="none: the answer carries an invitation to set one"
     )
 
 
 class UserUpdate(Input):
-    """Only the fields given change; null clears ``display_name`` or ``email``."""
+    """Only the fields given change; null clears ``display_name`` or ``email``. A new
+    ``username`` must differ from everyone else's once case and Unicode form are set aside."""
 
+    username: Username | None = None
     role: Role | None = None
-    display_name: DisplayName | None = None
+    display_name: LongName | None = None
     email: Email | None = None
     disabled: bool | None = None
 
     @model_validator(mode="after")
     def _no_null_role_or_disabled(self) -> Self:
-        for name in ("role", "disabled"):
+        for name in ("username", "role", "disabled"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
