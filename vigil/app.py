@@ -76,6 +76,8 @@ async def open_database(settings: Settings) -> Database:
 
 
 async def start_services(settings: Settings, with_node: bool = True) -> Services:
+    # Before anything is opened: an unusable ffmpeg is a clear error (FfmpegUnusable).
+    ffmpeg = find_ffmpeg(settings.node.ffmpeg)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = await open_database(settings)
     segments = SegmentIndex(db)
@@ -102,7 +104,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
         segments,
         registry,
         settings.data_dir / "exports",
-        find_ffmpeg(settings.node.ffmpeg),
+        ffmpeg,
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)

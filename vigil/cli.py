@@ -54,6 +54,7 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the application server and a media node in one process."""
+    from vigil.node.ffmpeg import FfmpegUnusable
     from vigil.server import run_server
 
     _logging(verbose)
@@ -64,7 +65,7 @@ def serve(
         settings.server.port = port
     try:
         asyncio.run(run_server(settings))
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, FfmpegUnusable) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -79,13 +80,14 @@ def demo(
 ) -> None:
     """Serve with simulated cameras recording, on SQLite in DATA_DIR; ready in seconds."""
     from vigil.demo import run_demo
+    from vigil.node.ffmpeg import FfmpegUnusable
 
     _logging(verbose)
     settings = _settings(None, data_dir=data_dir)
     settings.server.port = port
     try:
         asyncio.run(run_demo(settings, cameras))
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, FfmpegUnusable) as exc:
         raise _fail(str(exc)) from None
 
 

@@ -1,9 +1,11 @@
-"""Finding ffmpeg and building its command line for one camera."""
+"""Finding a usable ffmpeg and building its command line for one camera."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -23,16 +25,62 @@ LIVE_OUTPUT = (
 )  # fmt: skip
 
 
-def find_ffmpeg(configured: str = "") -> str:
-    """The configured binary, else ``ffmpeg`` on PATH, else the imageio-ffmpeg static build."""
-    if configured:
-        return configured
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    import imageio_ffmpeg
+# The oldest ffmpeg Vigil drives. Debian 12's 5.1 lacks options the recorder, exports and
+# previews use; the static build in the imageio-ffmpeg wheel (a known version) is the default.
+MIN_VERSION = (6, 0)
+_VERSION = re.compile(r"ffmpeg version n?(\d+)\.(\d+)")
 
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+class FfmpegUnusable(Exception):
+    """The configured ffmpeg is missing or too old, or no usable one can be found."""
+
+
+def ffmpeg_version(binary: str) -> tuple[int, int] | None:
+    """The release ``binary -version`` names; None for a build from git (no release number),
+    which is taken to be recent."""
+    try:
+        done = subprocess.run(
+            [binary, "-hide_banner", "-version"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FfmpegUnusable(f"{binary}: cannot run it ({exc})") from None
+    if done.returncode != 0 or not done.stdout.startswith("ffmpeg version"):
+        raise FfmpegUnusable(f"{binary}: not an ffmpeg binary")
+    found = _VERSION.match(done.stdout)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _recent_enough(binary: str) -> tuple[bool, str]:
+    version = ffmpeg_version(binary)
+    if version is None or version >= MIN_VERSION:
+        return True, ""
+    need = ".".join(map(str, MIN_VERSION))
+    return False, f"{binary} is ffmpeg {version[0]}.{version[1]}; Vigil needs {need} or newer"
+
+
+@functools.cache
+def find_ffmpeg(configured: str = "") -> str:
+    """The ffmpeg to run: the configured binary (which must be recent enough), else the
+    static build in the imageio-ffmpeg wheel, else ``ffmpeg`` on PATH if it is recent
+    enough; FfmpegUnusable otherwise. The same whichever ffmpeg the machine has."""
+    if configured:
+        ok, why = _recent_enough(configured)
+        if not ok:
+            raise FfmpegUnusable(f"node.ffmpeg: {why}")
+        return configured
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass  # the wheel is a dependency; a platform without its build falls back to PATH
+    found = shutil.which("ffmpeg")
+    if found is None:
+        raise FfmpegUnusable("no ffmpeg: install the imageio-ffmpeg package or ffmpeg")
+    ok, why = _recent_enough(found)
+    if not ok:
+        raise FfmpegUnusable(f"{why} (set node.ffmpeg to a newer one)")
+    return found
 
 
 def url_with_credentials(url: str, username: str | None, password: str | None) -> str:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from vigil.node.ffmpeg import find_ffmpeg
 from vigil.sim.framecode import frame_code_filter
 
 # Bump when the encoding recipe or the index layout changes: old cache entries are then ignored.
@@ -135,17 +136,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "vigil" / "sim"
-
-
-def find_ffmpeg() -> str:
-    """ffmpeg on PATH, else the one shipped by imageio-ffmpeg."""
-    if found := shutil.which("ffmpeg"):
-        return found
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - it is a project dependency
-        raise ClipError("ffmpeg not found: install ffmpeg or imageio-ffmpeg") from exc
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def ensure_clip(params: ClipParams, cache_dir: Path | None = None) -> Path:
