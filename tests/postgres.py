@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -35,9 +36,29 @@ def _pg_bin() -> Path:
     return Path(found[-1]).parent
 
 
+@dataclass
+class PostgresServer:
+    """A server of the tests' own, which a test may stop and start again."""
+
+    url: str
+    _pg_ctl: list[str]
+    _options: str
+    _log: Path
+
+    def stop(self) -> None:
+        subprocess.run([*self._pg_ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run(
+            [*self._pg_ctl, "-o", self._options, "-w", "start", "-l", str(self._log)],
+            check=True,
+            capture_output=True,
+        )
+
+
 @contextlib.contextmanager
-def throwaway_server() -> Iterator[str]:
-    """initdb + pg_ctl in a temporary folder; yields a server URL; removes it all after."""
+def own_server() -> Iterator[PostgresServer]:
+    """initdb + pg_ctl in a temporary folder; removes it all after."""
     bindir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
     port = _free_port()
@@ -51,21 +72,25 @@ def throwaway_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start",
-         "-l", str(root / "log")],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    server = PostgresServer(
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data)],
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        root / "log",
+    )
+    server.start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield server
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
+        subprocess.run([*server._pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_server() -> Iterator[str]:
+    """A server started for the test run; yields its URL."""
+    with own_server() as server:
+        yield server.url
 
 
 def _conninfo(url: str) -> str:

@@ -51,7 +51,7 @@ async def test_live_page_plays_a_camera_through_mse(
         sockets: list[str] = []
         page.on("websocket", lambda socket: sockets.append(socket.url))
         await page.goto(base_url + "/")
-        await page.click("text=Yard <live>")  # the home page links the live page
+        await page.click("text=Enlarge")  # the grid's tile links the live page
         assert page.url == f"{base_url}/cameras/{camera.id}"
         # A function, not a bare expression: Playwright runs an expression through eval(), which
         # the page's Content-Security-Policy refuses.

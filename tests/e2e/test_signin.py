@@ -74,7 +74,7 @@ async def test_first_run_creates_the_admin_and_signs_in(
         await page.click("button[type=submit]")
         await page.wait_for_url(base + "/")
         assert await page.inner_text("[data-username]") == "head"
-        assert "Hill school" in await page.inner_text("h1")
+        assert "Hill school" in await page.inner_text(".account")
 
         # Setup is over: another browser is sent to the login page.
         other = await browser.new_page()
@@ -144,9 +144,14 @@ async def test_a_viewer_sees_only_the_cameras_granted_to_them(
     async with serving(create_app(settings, services)) as base:
         page = await context.new_page()
         await page.goto(base + "/")
-        table = await page.inner_text("table")
-        assert "Playground" in table
-        assert "Staff room" not in table
+        # The grid has one tile, the granted camera's; the cameras page one row.
+        await page.wait_for_selector(".tile")
+        assert await page.locator(".tile .name").all_inner_texts() == ["Playground"]
+        await page.goto(base + "/#cameras")
+        await page.wait_for_selector("tbody tr")
+        assert await page.locator("tbody tr").count() == 1
+        assert "Playground" in await page.inner_text("tbody tr")
+        assert "Staff room" not in await page.inner_text("body")
         assert await page.inner_text("[data-username]") == "pat"
         response = await page.goto(f"{base}/cameras/{hidden.id}")
         assert response is not None

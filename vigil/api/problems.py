@@ -39,6 +39,7 @@ from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
 from vigil.store.cameras import CameraHasProtectedFootage, CameraNotFound, DuplicateCameraName
+from vigil.store.database import DatabaseUnavailable
 from vigil.store.events import EventNotFound, EventProtected
 from vigil.store.exports import ExportNotFound
 from vigil.store.library import ItemNotFound, LibraryEventNotFound, ShareNotFound
@@ -255,6 +256,17 @@ async def _unknown_node(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Recording goes on meanwhile: the node keeps what it records until the database is back.
+    return problem(
+        request,
+        503,
+        "The database is unavailable; try again in a few seconds.",
+        slug="database-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _not_authenticated(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotAuthenticated)
     return problem(
@@ -381,6 +393,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(Conflict, _conflict)

@@ -371,5 +371,6 @@ class StorageOut(Output):
 
 
 class Health(Output):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
     version: str

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class Outbox:
         self._idle = asyncio.Event()
         self._counter = itertools.count()
         self._lock = asyncio.Lock()
+        self._away_since: float | None = None  # when deliveries began to fail
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.tmp"):
             stale.unlink()
@@ -73,12 +75,34 @@ class Outbox:
                 kind = next(iter(batch[0][1]))
                 try:
                     await self._deliver(kind, [item for _, b in batch for item in b[kind]])
-                except LinkUnavailable:
+                except LinkUnavailable as exc:
+                    self._away(str(exc), len(paths))
                     return False
                 for path, _ in batch:
                     path.unlink()
             self._idle.set()
+        self._back()
         return True
+
+    def _away(self, reason: str, waiting: int) -> None:
+        """Said once an outage, not at every retry: what waits, and that it is kept."""
+        if self._away_since is None:
+            self._away_since = time.monotonic()
+            log.warning(
+                "the application server is unavailable (%s): %d index updates kept on disk, "
+                "retrying every %g s",
+                reason,
+                waiting,
+                self._retry,
+            )
+
+    def _back(self) -> None:
+        if self._away_since is not None:
+            log.info(
+                "the application server is back after %.0f s: every kept update delivered",
+                time.monotonic() - self._away_since,
+            )
+            self._away_since = None
 
     async def _deliver(self, kind: str, items: list[Any]) -> None:
         if kind == "recorded":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from vigil.link.messages import (
     CameraActivity,
@@ -16,8 +17,9 @@ from vigil.link.messages import (
     SegmentRecord,
     StoredSegment,
 )
-from vigil.link.protocol import NodeSide
+from vigil.link.protocol import LinkUnavailable, NodeSide
 from vigil.store.cameras import CameraStore
+from vigil.store.database import DatabaseUnavailable
 from vigil.store.segments import SegmentIndex
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,26 @@ class EventSink(Protocol):
     async def activity(self, node: str, activity: CameraActivity) -> None: ...
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Awaitable[Any]])
+
+
 class UnknownNode(Exception):
     def __init__(self, node: str) -> None:
         super().__init__(f"no media node named {node!r} is connected")
         self.node = node
+
+
+def _app_side(method: _Method) -> _Method:
+    """The application side is unavailable to nodes while its database is."""
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except DatabaseUnavailable as exc:
+            raise LinkUnavailable(str(exc)) from exc
+
+    return cast(_Method, call)
 
 
 class NodeRegistry:
@@ -75,10 +93,13 @@ class NodeRegistry:
     def forget(self, camera_id: int) -> None:
         self._status.pop(camera_id, None)
 
-    # -- AppSide
+    # -- AppSide: the node's calls. With the database away they raise LinkUnavailable, and
+    # the node keeps what it has (outbox, retention postponed) until it is back.
+    @_app_side
     async def camera_configs(self, node: str) -> list[CameraConfig]:
         return [self._cameras.config(c) for c in await self._cameras.list(node=node)]
 
+    @_app_side
     async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None:
         known = await self._cameras.existing({s.camera_id for s in segments}, node=node)
         # A camera deleted while its segment was in flight: the file goes, not an orphan row.
@@ -87,6 +108,7 @@ class NodeRegistry:
         if orphans and node in self._nodes:
             await self._nodes[node].delete_files(orphans)
 
+    @_app_side
     async def segments_removed(self, node: str, paths: list[str]) -> None:
         await self._segments.remove(paths)
 
@@ -107,9 +129,11 @@ class NodeRegistry:
                     # The node's report is taken either way; a listener's failure is ours.
                     log.exception("camera status listener failed")
 
+    @_app_side
     async def indexed_paths(self, node: str, camera_id: int) -> set[str]:
         return await self._segments.paths(node, camera_id)
 
+    @_app_side
     async def oldest_segments(
         self,
         node: str,
@@ -120,17 +144,21 @@ class NodeRegistry:
     ) -> list[StoredSegment]:
         return await self._segments.oldest(node, camera_id, before_ms, limit, keep_events_after_ms)
 
+    @_app_side
     async def camera_bytes(self, node: str, camera_id: int) -> int:
         return sum(u.bytes for u in await self._segments.usage(camera_id))
 
+    @_app_side
     async def events_reported(self, node: str, events: list[EventRecord]) -> None:
         if self.events is not None:
             await self.events.reported(node, events)
 
+    @_app_side
     async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
         if self.events is not None:
             await self.events.motion(node, spans)
 
+    @_app_side
     async def camera_activity(self, node: str, activity: CameraActivity) -> None:
         if self.events is not None:
             await self.events.activity(node, activity)

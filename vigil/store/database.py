@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,6 +42,15 @@ def sync_url(url: str) -> str:
         parsed.drivername, parsed.drivername
     )
     return parsed.set(drivername=driver).render_as_string(False)
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """Whether the driver lost the server (or never reached it), not a fault of the query."""
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    return isinstance(exc, OperationalError) and isinstance(
+        exc.orig, psycopg.OperationalError | OSError
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,18 +95,35 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        """A session for queries. DatabaseUnavailable if the server cannot be reached."""
+        with self._reachable():
+            async with self._sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and rolls back on error."""
-        if self.is_sqlite:
-            async with self._write_lock, self._sessions() as session, session.begin():
-                yield session
-        else:
-            async with self._sessions() as session, session.begin():
-                yield session
+        """A session whose work commits on success and rolls back on error.
+        DatabaseUnavailable if the server cannot be reached."""
+        with self._reachable():
+            if self.is_sqlite:
+                async with self._write_lock, self._sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self._sessions() as session, session.begin():
+                    yield session
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A lost or refused connection (the server stopped, restarting, unreachable) is
+        DatabaseUnavailable, which callers can answer as "try again" rather than a crash;
+        a wrong query stays what it is."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not _unreachable(exc):
+                raise
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"the database is unavailable: {reason}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,52 @@
+// Every word the app shows, in one place so that it can be translated later.
+export const S = {
+  appName: "Vigil",
+  nav: "Main",
+  live: "Live",
+  cameras: "Cameras",
+  signOut: "Sign out",
+  signedInAs: "Signed in as",
+  theme: "Theme",
+  themes: { system: "System", light: "Light", dark: "Dark" },
+  loading: "Loading…",
+  cannotLoad: "Cannot load: {detail}",
+  mfaRequired:
+    "Your organisation requires two-factor sign-in: enrol an authenticator app " +
+    "(POST /api/me/mfa/totp) to see its cameras.",
+  layout: "Layout",
+  layouts: { 1: "1", 4: "4", 9: "9", 16: "16", fit: "Fit all" },
+  layoutLabel: { 1: "1 camera a page", 4: "4 cameras a page", 9: "9 cameras a page", 16: "16 cameras a page", fit: "Fit all cameras" },
+  page: "Page {page} of {pages}",
+  previousPage: "Previous page",
+  nextPage: "Next page",
+  states: {
+    streaming: "streaming",
+    connecting: "connecting",
+    stalled: "stalled",
+    offline: "offline",
+    error: "error",
+    disabled: "disabled",
+  },
+  reconnecting: "reconnecting",
+  noPicture: "no picture since {time}",
+  enlarge: "Enlarge",
+  enlargeLabel: "Enlarge {name}",
+  snapshot: "Snapshot",
+  snapshotLabel: "Snapshot of {name}",
+  videoLabel: "Live video of {name}",
+  noCamerasTitle: "No cameras yet",
+  noCamerasAdmin:
+    "Add a camera with its RTSP address through the API (POST /api/cameras); it appears " +
+    "here as soon as it streams.",
+  apiDocs: "Open the API documentation",
+  noCamerasViewer: "No camera has been shared with you yet: ask an administrator of {org}.",
+  table: {
+    camera: "Camera",
+    state: "State",
+    stream: "Stream",
+    uptime: "Uptime",
+    error: "Last error",
+  },
+  minutes: "{m} min",
+  hours: "{h} h {m} min",
+};
