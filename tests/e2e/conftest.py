@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, async_playwright
@@ -57,6 +58,13 @@ class CspViolations:
         """The violations seen so far, forgotten: for a test that expects some."""
         seen, self.seen = self.seen, []
         return seen
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Browser tests see pages, not the database: SQLite only (the API tests run every
+    database behaviour, sign-in included, on SQLite and PostgreSQL)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ during which Chromium refused something (``tests/e2e/conftest.py``, ``CspViolati
 
 from __future__ import annotations
 
-import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from playwright.async_api import Browser, BrowserContext, Response
@@ -22,7 +21,6 @@ from vigil.store.cameras import CameraFields
 from vigil.store.models import User
 
 # A browser does not care which database is behind the pages: SQLite only, to save time.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def test_the_watch_sees_what_the_policy_refuses(

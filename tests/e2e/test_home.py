@@ -120,7 +120,6 @@ async def test_home_page_is_the_app_and_teaches_when_there_are_no_cameras(
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_grid_plays_four_cameras(
     viewport: str,
     admin_context: BrowserContext,
@@ -183,7 +182,6 @@ async def test_grid_plays_four_cameras(
         await page.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_stalled_camera_says_so_and_its_tile_recovers_by_itself(
     admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
@@ -207,7 +205,6 @@ async def test_a_stalled_camera_says_so_and_its_tile_recovers_by_itself(
         await page.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_cameras_page_lists_every_camera_with_its_state(
     admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from playwright.async_api import BrowserContext, Page
 
 from tests.conftest import TEST_ORG
@@ -37,7 +36,6 @@ async def playing_time(page: Page, above: float, timeout: float = 20) -> float:
         await page.wait_for_timeout(100)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_live_page_plays_a_camera_through_mse(
     admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
@@ -77,7 +75,6 @@ async def test_live_page_plays_a_camera_through_mse(
         await page.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_live_page_falls_back_to_hls(
     admin_context: BrowserContext, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
 from playwright.async_api import BrowserContext
 
 from tests.conftest import TEST_ORG
@@ -16,12 +14,6 @@ from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 
 __all__ = ["served"]
-
-
-# The browser does not care which database indexed the footage: SQLite only, to save time.
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
 
 
 PLAYER = """<!doctype html><html><body>
