@@ -170,10 +170,8 @@ AUTH_SIM_CREDENTIALS = "viewer:s3cret-Pa55"
 SMALL_CLIP = {"width": 320, "height": 240, "fps": 10, "bitrate_kbps": 300, "loop_seconds": 20}
 
 
-@pytest.fixture(scope="session")
-def sample_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def write_sample_mp4(path: Path) -> bytes:
     """Two seconds of fragmented MP4 (H.264, 160x120, 10 fps), as the recorder writes them."""
-    path = tmp_path_factory.mktemp("footage") / "sample.mp4"
     subprocess.run(
         [find_ffmpeg(), "-hide_banner", "-loglevel", "error",
          "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2",
@@ -182,6 +180,12 @@ def sample_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         check=True,
     )  # fmt: skip
     return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def sample_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Two seconds of fragmented MP4, as the recorder writes them."""
+    return write_sample_mp4(tmp_path_factory.mktemp("footage") / "sample.mp4")
 
 
 Seed = Callable[[int, list[tuple[int, int]]], Awaitable[list[SegmentRecord]]]

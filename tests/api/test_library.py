@@ -63,6 +63,24 @@ async def uploaded(http: httpx.AsyncClient, services: Services, data: bytes, **m
     return result
 
 
+async def finished_export(
+    services: Services, camera_id: int, title: str, name: str, tmp_path: Path
+) -> Export:
+    """A done export of one camera holding one short video, as the export machinery leaves it."""
+    export = await services.exports.store.create(
+        Export(
+            org_id=TEST_ORG, title=title, camera_ids=[camera_id], start_ms=now_ms(),
+            end_ms=now_ms() + 2000, burn_in=False, status="done", progress=1.0,
+            requested_by="admin", requested_by_id=None, created_at=now_ms(),
+            files=[{"name": name, "camera_id": camera_id}],
+        )
+    )  # fmt: skip
+    folder = services.exports.folder(export.id)
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(slow_start_mp4(tmp_path / "clip.mp4").read_bytes())
+    return export
+
+
 @pytest.fixture
 def photo(tmp_path: Path) -> bytes:
     return rotated_jpeg(tmp_path / "photo.jpg").read_bytes()
@@ -409,18 +427,8 @@ async def test_a_detection_snapshot_and_an_export_are_saved_into_the_library_and
     found = (await client.get("/api/library/search", params={"q": "dog gate"})).json()
     assert [i["id"] for i in found["items"]] == [item["id"]]
 
-    video = slow_start_mp4(tmp_path / "clip.mp4")
-    export = await services.exports.store.create(
-        Export(
-            org_id=TEST_ORG, title="Gate at noon", camera_ids=[camera.id], start_ms=now_ms(),
-            end_ms=now_ms() + 2000, burn_in=False, status="done", progress=1.0,
-            requested_by="admin", requested_by_id=None, created_at=now_ms(),
-            files=[{"name": "gate.mp4", "camera_id": camera.id}],
-        )
-    )  # fmt: skip
+    export = await finished_export(services, camera.id, "Gate at noon", "gate.mp4", tmp_path)
     folder = services.exports.folder(export.id)
-    folder.mkdir(parents=True)
-    (folder / "gate.mp4").write_bytes(video.read_bytes())
     saved = await client.post("/api/library/items/from-export", json={"export_id": export.id})
     assert saved.status_code == 201, saved.text
     await services.library.idle()
@@ -440,17 +448,7 @@ async def test_an_export_of_a_deleted_camera_is_saved_into_the_library_without_i
     camera = await services.cameras.create(
         CameraFields(name="Gone", main_url="rtsp://127.0.0.1:9/x", enabled=False), TEST_ORG
     )
-    export = await services.exports.store.create(
-        Export(
-            org_id=TEST_ORG, title="Before it went", camera_ids=[camera.id], start_ms=now_ms(),
-            end_ms=now_ms() + 2000, burn_in=False, status="done", progress=1.0,
-            requested_by="admin", requested_by_id=None, created_at=now_ms(),
-            files=[{"name": "gone.mp4", "camera_id": camera.id}],
-        )
-    )  # fmt: skip
-    folder = services.exports.folder(export.id)
-    folder.mkdir(parents=True)
-    (folder / "gone.mp4").write_bytes(slow_start_mp4(tmp_path / "clip.mp4").read_bytes())
+    export = await finished_export(services, camera.id, "Before it went", "gone.mp4", tmp_path)
     assert (await client.delete(f"/api/cameras/{camera.id}")).status_code == 204
 
     saved = await client.post("/api/library/items/from-export", json={"export_id": export.id})

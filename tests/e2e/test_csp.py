@@ -20,8 +20,6 @@ from vigil.settings import Settings
 from vigil.store.cameras import CameraFields
 from vigil.store.models import User
 
-# A browser does not care which database is behind the pages: SQLite only, to save time.
-
 
 async def test_the_watch_sees_what_the_policy_refuses(
     browser: Browser, settings: Settings, services: Services, csp_violations: CspViolations

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import write_sample_mp4
 from tests.fuzz.guard import Fuzzer, Guard
 from tests.fuzz.server_errors import Operations, ServerErrorLog
 from tests.people import PASSWORD, api_key, make_user
@@ -38,7 +39,6 @@ from vigil.api.security import CSRF_HEADER, SESSION_COOKIE
 from vigil.app import Services, start_services, stop_services
 from vigil.auth.permissions import ALL_SCOPES
 from vigil.link.messages import BoxAt, EventKind, EventRecord, EventStage, SegmentRecord
-from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.layout import segment_key
 from vigil.settings import Settings
 from vigil.store.cameras import CameraFields
@@ -103,16 +103,7 @@ async def prepare(services: Services, settings: Settings) -> Fuzzer:
 
 async def seed_footage(services: Services, settings: Settings, camera_id: int) -> None:
     """Two 2 s segments an hour ago, and a person seen in them, as the node reports one."""
-    sample = settings.data_dir / "sample.mp4"
-    await asyncio.to_thread(
-        subprocess.run,
-        [find_ffmpeg(), "-hide_banner", "-loglevel", "error",
-         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", str(sample)],
-        check=True,
-    )  # fmt: skip
-    data = sample.read_bytes()
+    data = await asyncio.to_thread(write_sample_mp4, settings.data_dir / "sample.mp4")
     base = now_ms() - 3_600_000
     records = []
     for start_ms in (base, base + 2000):

@@ -98,13 +98,12 @@ class AuthService:
             attempt = self.guess(username, actor.ip)
         except LoginThrottled:
             user = await self.users.by_username(username)
-            who = Actor(user.org_id if user else None, user.id if user else None, username)
+            org_id = user.org_id if user else None
+            who = Actor(
+                org_id, user.id if user else None, username, None, actor.ip, actor.user_agent
+            )
             await self.refusals.refused(
-                Actor(who.org_id, who.user_id, who.username, None, actor.ip, actor.user_agent),
-                "login",
-                outcome="failure",
-                reason="locked out",
-                org_id=who.org_id,
+                who, "login", outcome="failure", reason="locked out", org_id=org_id
             )
             raise
         user = await self.users.by_username(username)
