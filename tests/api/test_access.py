@@ -46,6 +46,7 @@ from vigil.store.models import (
     User,
     UserGroup,
 )
+from vigil.store.preferences import PreferenceStore
 from vigil.timeutil import iso, now_ms
 
 ROLES = ("anonymous", "viewer", "operator", "admin", "other_admin", "key", "key_no_scope")
@@ -73,6 +74,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/me/mfa/totp/confirm"):                       "U A A A A F F",
     ("POST", "/api/me/mfa/recovery-codes"):                     "U A A A A F F",
     ("POST", "/api/me/mfa/disable"):                            "U A A A A F F",
+    ("GET", "/api/me/preferences"):                             "U A A A A F F",
+    ("PUT", "/api/me/preferences"):                             "U A A A A F F",
+    ("GET", "/api/me/views"):                                   "U A A A A F F",
+    ("POST", "/api/me/views"):                                  "U A A A A F F",
+    ("PATCH", "/api/me/views/{view_id}"):                       "U N N A N F F",
+    ("DELETE", "/api/me/views/{view_id}"):                      "U N N A N F F",
     ("GET", "/api/users"):                                      "U F F A A A F",
     ("POST", "/api/users"):                                     "U F F A A A F",
     ("GET", "/api/users/{user_id}"):                            "U F F A N A F",
@@ -88,6 +95,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/audit.csv"):                                  "U F F A A A F",
     ("GET", "/api/cameras"):                                    "U A A A A A F",
     ("POST", "/api/cameras"):                                   "U F F A A A F",
+    ("POST", "/api/cameras/probe"):                             "U F F A A A F",
+    ("POST", "/api/cameras/{camera_id}/probe"):                 "U F A A N A F",
     ("GET", "/api/cameras/{camera_id}"):                        "U A A A N A F",
     ("PATCH", "/api/cameras/{camera_id}"):                      "U F A A N A F",
     ("DELETE", "/api/cameras/{camera_id}"):                     "U F A A N A F",
@@ -192,6 +201,7 @@ HIDING = {
     "item-not-found",
     "library-event-not-found",
     "share-not-found",
+    "view-not-found",
 }
 
 
@@ -285,6 +295,9 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
     key = await services.auth.keys.create(
         world.users["admin"].id, "backup", token_hash(new_api_key()), ["exports"], now_ms(), None
     )
+    view = await PreferenceStore(services.db).add_view(
+        world.users["admin"].id, "Gate", "4", [camera.id]
+    )
     upload = await _seed_upload(services, settings, world.users["admin"])
     library_event, item, share, share_token = await _seed_library(services, world.users["admin"])
     folder = services.exports.folder(export.id)
@@ -306,6 +319,7 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
         "user_id": str(world.users["viewer"].id),
         "session_id": str(session.id),
         "key_id": str(key.id),
+        "view_id": str(view.id),
         "upload_id": upload.id,
         "library_event_id": str(library_event.id),
         "item_id": str(item.id),
@@ -421,7 +435,9 @@ def _body(world: World, method: str, path: str) -> Any:
         start, end = world.export_range
         camera_ids = [int(world.params["camera_id"])]
         return {"camera_ids": camera_ids, "start": iso(start), "end": iso(end)}
-    if method == "PATCH" and path.endswith(("-groups/{group_id}", "/sites/{site_id}")):
+    if method == "PATCH" and path.endswith(
+        ("-groups/{group_id}", "/sites/{site_id}", "/views/{view_id}")
+    ):
         return {"name": "Renamed"}  # valid: a caller from elsewhere must meet a 404, not a 422
     if method == "PATCH" and path.endswith("/users/{user_id}"):
         return {"display_name": "Renamed"}

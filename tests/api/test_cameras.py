@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 from tests.api.conftest import AddCamera, wait_for_state
-from tests.conftest import Seed
+from tests.conftest import TEST_ORG, Seed
+from tests.people import grant, make_user, signed_in
 from vigil.app import Services
+from vigil.auth.permissions import Permission
 from vigil.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -300,3 +303,40 @@ async def test_delete_refused_while_footage_is_protected(
 
     await client.post(f"/api/cameras/{cid}/recordings/unprotect", json=window)
     assert (await client.delete(f"/api/cameras/{cid}")).status_code == 204
+
+
+async def test_each_camera_says_what_the_caller_may_do_with_it(
+    app: FastAPI, client: httpx.AsyncClient, services: Services, dead_url: str
+) -> None:
+    """Pages show only the actions the API would allow: the list and the camera carry the
+    caller's permissions on it."""
+    made = [
+        (
+            await client.post(
+                "/api/cameras", json={"name": n, "main_url": dead_url, "enabled": False}
+            )
+        ).json()
+        for n in ("Gate", "Office")
+    ]
+    assert made[0]["permissions"] == sorted(p.value for p in Permission)
+    viewer = await make_user(services, "vera", "viewer")
+    await grant(services, TEST_ORG, [made[0]["id"]], {Permission.VIEW_LIVE}, viewer.id)
+    async with signed_in(app, "vera") as vera:
+        listed = (await vera.get("/api/cameras")).json()
+        assert [(c["name"], c["permissions"]) for c in listed] == [("Gate", ["view_live"])]
+        one = (await vera.get(f"/api/cameras/{made[0]['id']}")).json()
+        assert one["permissions"] == ["view_live"]
+    changed = await client.patch(f"/api/cameras/{made[1]['id']}", json={"name": "Office 2"})
+    assert "configure" in changed.json()["permissions"]
+
+
+async def test_a_camera_just_added_is_connecting_not_offline(
+    client: httpx.AsyncClient, dead_url: str
+) -> None:
+    """Before its node has said anything, an enabled camera is on its way, not down."""
+    enabled = await client.post("/api/cameras", json={"name": "New", "main_url": dead_url})
+    assert enabled.json()["status"]["state"] == "connecting"
+    disabled = await client.post(
+        "/api/cameras", json={"name": "Spare", "main_url": dead_url, "enabled": False}
+    )
+    assert disabled.json()["status"]["state"] == "disabled"

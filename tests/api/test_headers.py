@@ -104,6 +104,19 @@ async def test_static_files_carry_the_security_headers(anonymous: httpx.AsyncCli
     assert_secured(missing)
 
 
+async def test_static_files_travel_compressed(anonymous: httpx.AsyncClient) -> None:
+    """The app's code and hls.js go gzipped to a browser that accepts it, whole to one that
+    does not."""
+    for path in ("/static/app/main.js", "/static/vigil.css", "/static/vendor/hls.min.js"):
+        whole = await anonymous.get(path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in whole.headers, path
+        packed = await anonymous.get(path, headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert packed.num_bytes_downloaded < len(whole.content) / 2, path
+        assert packed.content == whole.content  # httpx decodes it back
+        assert_secured(packed)
+
+
 async def test_a_route_keeps_its_own_security_header(
     app: FastAPI, anonymous: httpx.AsyncClient
 ) -> None:

@@ -175,6 +175,24 @@ def test_motion_intervals_merge_frames_less_than_a_second_apart() -> None:
     assert log.since(0) == [MotionInterval(9000, 9501)]
 
 
+def test_motion_that_never_pauses_is_reported_while_it_lasts() -> None:
+    """A busy scene (motion in every frame for 25 s) is reported in 10 s pieces as it goes,
+    each following the last exactly; what is left goes once the motion stops."""
+    log = MotionLog(merge_ms=1000)
+    reported: list[MotionInterval] = []
+    for t in range(0, 25_000, 200):
+        log.add(t)
+        reported += log.take_ready(t, longest_ms=10_000)
+    assert [(i.start_ms, i.end_ms) for i in reported] == [(0, 10_001), (10_001, 20_001)]
+    assert log.take_ready(25_000, longest_ms=10_000) == []  # it may still go on
+    assert log.take_ready(25_900, longest_ms=10_000) == [MotionInterval(20_001, 24_801)]
+    assert log.take_ready(60_000, longest_ms=10_000) == []
+    # Stopped mid-motion: the open piece goes as it is, an empty one never.
+    log.add(61_000)
+    assert log.take_all() == [MotionInterval(61_000, 61_001)]
+    assert log.take_all() == []
+
+
 async def test_two_walkers_apart_make_two_motion_intervals() -> None:
     scene = walker_scene(frames=60, start=5, end=20)
     second = replace(scene.movers[0], start=35, end=50)

@@ -65,8 +65,10 @@ async def test_docs_render_swagger_ui_within_the_policy(
         operation = page.locator('.opblock-get:has(.opblock-summary-path[data-path="/api/me"])')
         await operation.locator(".opblock-summary").click()
         await operation.locator("button.try-out__btn").click()
-        await operation.locator("button.execute").click()
-        body = operation.locator(".responses-wrapper .highlight-code").first
+        async with page.expect_response(base + "/api/me"):
+            await operation.locator("button.execute").click()
+        # The live answer (the documented example sits in the same wrapper).
+        body = operation.locator(".live-responses-table .highlight-code").first
         await body.wait_for(timeout=15_000)
         assert '"username": "admin"' in await body.inner_text()
         # A write from the page carries the CSRF token (static/docs.js): signing out works.

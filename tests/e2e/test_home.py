@@ -84,7 +84,7 @@ async def test_home_page_is_the_app_and_teaches_when_there_are_no_cameras(
         await page.wait_for_selector(".empty")
         assert await page.title() == "Live · Vigil"
         assert "No cameras yet" in await page.inner_text(".empty")
-        assert await page.get_attribute(".empty a", "href") == "/docs"
+        assert await page.get_attribute(".empty a", "href") == "#cameras?add"
         assert await page.inner_text("[data-username]") == "admin"
         assert "Test school" in await page.inner_text(".account")
         nav = page.get_by_role("navigation", name="Main")
@@ -109,9 +109,22 @@ async def test_home_page_is_the_app_and_teaches_when_there_are_no_cameras(
         )
         assert focused == ["Live", "solid"]
 
+        # "?" lists the keyboard shortcuts in a dialog; "g" then "e" goes to Events.
+        await page.keyboard.press("?")
+        shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+        await shortcuts.wait_for()
+        assert "mark reviewed" in await shortcuts.inner_text()
+        assert await serious_violations(page) == []
+        await page.keyboard.press("Escape")
+        await shortcuts.wait_for(state="hidden")
+        await page.keyboard.press("g")
+        await page.keyboard.press("e")
+        await page.wait_for_function("() => document.title === 'Events · Vigil'")
+        assert page.url == base + "/#events"
+
+        # The Cameras page, empty too: there the admin adds the first camera.
         await nav.get_by_role("link", name="Cameras").click()
-        await page.wait_for_selector("text=No cameras yet", state="detached")
-        await page.wait_for_selector("table")
+        await page.get_by_role("link", name="Add camera").wait_for()
         assert page.url == base + "/#cameras"
         await page.wait_for_function("() => document.title === 'Cameras · Vigil'")
         await page.goto(base + "/docs")
@@ -174,9 +187,9 @@ async def test_grid_plays_four_cameras(
             await page.get_by_role("button", name="Fit all cameras").click()
             assert await page.locator(".tile").count() == 4
 
-            # Enlarged: the single-camera page, which plays the main stream.
+            # Opened: the single-camera page, which plays the main stream.
             tile = page.locator(f'.tile[data-camera="{cameras[0].id}"]')
-            await tile.get_by_role("link", name="Enlarge Front gate").click()
+            await tile.get_by_role("link", name="Open Front gate").click()
             assert page.url == f"{base}/cameras/{cameras[0].id}"
             await page.wait_for_function("() => document.body.dataset.mode === 'mse'")
         await page.close()
@@ -215,7 +228,7 @@ async def test_the_cameras_page_lists_every_camera_with_its_state(
         for camera in cameras:
             row = page.locator("tbody tr", has_text=camera.name)
             await row.locator(".badge", has_text="streaming").wait_for(timeout=20_000)
-            link = row.get_by_role("link", name=camera.name)
+            link = row.get_by_role("link", name=camera.name, exact=True)
             assert await link.get_attribute("href") == f"/cameras/{camera.id}"
         assert await serious_violations(page) == []
         await page.close()

@@ -49,7 +49,9 @@ async def test_live_page_plays_a_camera_through_mse(
         sockets: list[str] = []
         page.on("websocket", lambda socket: sockets.append(socket.url))
         await page.goto(base_url + "/")
-        await page.click("text=Enlarge")  # the grid's tile links the live page
+        # The grid's tile links the live page ("Enlarge" enlarges it in the grid).
+        await page.get_by_role("link", name=f"Open {camera.name}").click()
+        await page.wait_for_url(f"{base_url}/cameras/{camera.id}")
         assert page.url == f"{base_url}/cameras/{camera.id}"
         # A function, not a bare expression: Playwright runs an expression through eval(), which
         # the page's Content-Security-Policy refuses.

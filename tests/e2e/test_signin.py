@@ -8,15 +8,17 @@ from urllib.parse import quote
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
+from tests.api.test_mfa import enrol
 from tests.conftest import TEST_ORG, SecretWatch
 from tests.e2e.conftest import sign_in
-from tests.people import PASSWORD, grant, make_user
+from tests.people import PASSWORD, grant, make_user, signed_in
 from tests.serve import serving
 from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.auth.permissions import Permission
 from vigil.auth.tokens import new_token, token_hash
 from vigil.settings import Settings
+from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 from vigil.store.models import Camera, User
 from vigil.timeutil import now_ms
@@ -46,8 +48,8 @@ async def log_in(page: Page, username: str, password: str) -> None:
     await page.click("button[type=submit]")
 
 
-async def test_first_run_creates_the_admin_and_signs_in(
-    browser: Browser, settings: Settings, services: Services
+async def test_first_run_creates_the_admin_signs_in_and_leads_to_the_first_camera(
+    browser: Browser, settings: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
     async with serving(create_app(settings, services)) as base:
         page = await browser.new_page()
@@ -80,6 +82,21 @@ async def test_first_run_creates_the_admin_and_signs_in(
         other = await browser.new_page()
         await other.goto(base + "/setup")
         assert other.url == base + "/login"
+
+        # The empty live grid leads to the add form; the camera tested, saved, then playing.
+        await page.get_by_role("link", name="Add a camera").click()
+        await page.get_by_label("Name", exact=True).fill("Front gate")
+        await page.get_by_label("Main stream URL").fill(sim.url("cam1"))
+        await page.get_by_role("button", name="Test connection").click()
+        await page.locator("[data-probe]").filter(has_text="H.264").wait_for(timeout=30_000)
+        await page.get_by_role("button", name="Save").click()
+        await page.locator("tbody tr", has_text="Front gate").wait_for()
+        await page.get_by_role("navigation", name="Main").get_by_role("link", name="Live").click()
+        video = page.locator(".tile video")
+        await video.wait_for()
+        await page.wait_for_function(
+            "() => document.querySelector('.tile video').currentTime > 1", timeout=30_000
+        )
 
 
 async def test_login_page_refuses_a_wrong_password_then_goes_next(
@@ -234,3 +251,28 @@ async def test_login_page_shows_why_it_must_wait(
         await page.goto(base + "/login")
         await log_in(page, "admin", PASSWORD)
         assert (await error_shown(page)).startswith("Too many failed sign-ins: try again in")
+
+
+async def test_two_factor_sign_in_takes_the_authenticator_code(
+    browser: Browser, settings: Settings, services: Services, secret_watch: SecretWatch
+) -> None:
+    """A person with an authenticator app types its code under the password: without it, or
+    with a wrong one, the page refuses; with the app's current code they are in."""
+    await make_user(services, "tamsin", "operator")
+    app = create_app(settings, services)
+    async with signed_in(app, "tamsin", watch=secret_watch) as http:
+        enrolled = await enrol(http, "tamsin", secret_watch)
+    async with serving(app) as base:
+        page = await browser.new_page()
+        await page.goto(base + "/login")
+        await log_in(page, "tamsin", PASSWORD)
+        assert await error_shown(page) == "Wrong username, password or code."
+        await page.fill("input[name=code]", enrolled.wrong_code())
+        await page.click("button[type=submit]")
+        await page.wait_for_selector(".error:not([hidden])")
+        assert page.url == base + "/login"
+        # The code that confirmed enrolment is spent; the authenticator's next one signs in.
+        await page.fill("input[name=code]", enrolled.code(1))
+        await page.click("button[type=submit]")
+        await page.wait_for_url(base + "/")
+        assert await page.inner_text("[data-username]") == "tamsin"

@@ -14,12 +14,16 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.conftest import TEST_ORG
 from tests.node.helpers import segments_of
 from tests.people import PASSWORD
 from vigil.app import start_services, stop_services
+from vigil.link.messages import EventKind, EventRecord, EventStage
 from vigil.node.layout import INCOMING, start_from_key
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
+from vigil.store.cameras import CameraFields
+from vigil.store.events import EventFilter
 from vigil.timeutil import now_ms
 
 
@@ -140,3 +144,50 @@ async def test_sigkill_mid_recording_loses_nothing(
         assert before_the_crash(on_disk) == before_the_crash(after), "disk and index agree"
     finally:
         await stop_services(restarted)
+
+
+async def test_events_left_open_by_a_killed_node_end_when_it_starts_again(
+    settings: Settings,
+) -> None:
+    """A node killed mid-event never sends its end; started again, it says so and the
+    application ends the event where it was last seen (later events are left alone)."""
+    services = await start_services(settings)
+    try:
+        await services.auth.users.create_org("Test school")
+        camera = await services.cameras.create(
+            CameraFields(name="porch", main_url="rtsp://127.0.0.1:9/x", enabled=False),
+            org_id=TEST_ORG,
+        )
+        start = now_ms() - 60_000
+
+        def opened(uid: str, at: int) -> EventRecord:
+            return EventRecord(
+                uid=uid,
+                camera_id=camera.id,
+                stage=EventStage.NEW,
+                kind=EventKind.OBJECT,
+                label="person",
+                score=0.9,
+                start_ms=at,
+                last_ms=at + 4_000,
+            )
+
+        # What the killed run reported: an event opened and updated, never ended.
+        await services.nodes.events_reported(services.node.name, [opened("killed-run", start)])
+    finally:
+        await stop_services(services)  # nothing on this node owns the event: as after a kill
+    services = await start_services(settings)
+    try:
+        [ended] = await services.events.store.find(
+            EventFilter(org_id=TEST_ORG, camera_ids=[camera.id])
+        )
+        assert (ended.start_ms, ended.end_ms) == (start, start + 4_000)
+        # An event the new run opens stays open.
+        await services.nodes.events_reported(services.node.name, [opened("new-run", now_ms())])
+        await services.node.outbox.flush()
+        events = await services.events.store.find(
+            EventFilter(org_id=TEST_ORG, camera_ids=[camera.id])
+        )
+        assert {e.uid: e.end_ms is None for e in events} == {"killed-run": False, "new-run": True}
+    finally:
+        await stop_services(services)

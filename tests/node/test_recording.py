@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -132,6 +133,14 @@ async def test_a_stalled_stream_is_detected_and_restarted(
     try:
         await wait_state(services, camera.id, {CameraState.STALLED}, 20)
         assert "no data" in (services.nodes.status(camera.id).last_error or "")
+        # Through the restarts that follow (each one connects and gets nothing), the camera
+        # reads "stalled" with its reason, not "connecting" or "error".
+        seen = set()
+        for _ in range(40):  # 8 s: a restart, a connection, its timeout and the next restart
+            status = services.nodes.status(camera.id)
+            seen.add((status.state, "no data" in (status.last_error or "")))
+            await asyncio.sleep(0.2)
+        assert seen == {(CameraState.STALLED, True)}
     finally:
         sim.resume(sim.names[1])
     await wait_state(services, camera.id, {CameraState.STREAMING}, 15)

@@ -35,6 +35,8 @@ from vigil.library.service import (
     ShareRefused,
     UploadRefused,
 )
+from vigil.link.messages import ProbeFailure
+from vigil.link.protocol import ProbeFailed
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
@@ -256,6 +258,22 @@ async def _unknown_node(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_PROBE_TITLES = {
+    ProbeFailure.UNREACHABLE: ("camera-unreachable", "Camera unreachable"),
+    ProbeFailure.REFUSED: ("camera-refused", "Camera refused the stream"),
+    ProbeFailure.TIMEOUT: ("camera-timeout", "Camera did not answer"),
+    ProbeFailure.UNAUTHORISED: ("camera-unauthorised", "Camera refused the credentials"),
+    ProbeFailure.NOT_A_STREAM: ("camera-not-a-stream", "Not a video stream"),
+}
+
+
+async def _probe_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProbeFailed)
+    slug, title = _PROBE_TITLES[exc.kind]
+    status = 504 if exc.kind is ProbeFailure.TIMEOUT else 502
+    return problem(request, status, f"{exc}.", slug=slug, title=title, reason=exc.kind.value)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # Recording goes on meanwhile: the node keeps what it records until the database is back.
     return problem(
@@ -393,6 +411,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)
+    app.add_exception_handler(ProbeFailed, _probe_failed)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(Forbidden, _forbidden)
@@ -417,7 +436,9 @@ _DESCRIPTIONS = {
     415: "Not a picture or a video (the detected type is named)",
     422: "Invalid request; `errors` lists each field with its location",
     429: "Too many failed sign-ins; `Retry-After` says when to try again",
+    502: "The camera could not be opened: unreachable, refused, wrong credentials, no video",
     503: "The camera's media node is not connected",
+    504: "The camera did not answer in time",
 }
 
 

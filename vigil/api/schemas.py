@@ -19,6 +19,7 @@ from pydantic import (
 
 from vigil.api.camera_urls import split_stream_url
 from vigil.api.types import Instant, Name, SiteId, Timestamp, no_control_characters
+from vigil.auth.permissions import Permission
 from vigil.detect.settings import DetectionSettings
 from vigil.link.messages import CameraState, CameraStatus, RecordMode
 from vigil.settings import CameraDefaults
@@ -77,7 +78,7 @@ class CameraRules(Input):
     @model_validator(mode="after")
     def _move_credentials(self) -> Self:
         for field in ("main_url", "sub_url"):
-            text = getattr(self, field)
+            text = getattr(self, field, None)
             if text is None:
                 continue
             parsed = split_stream_url(text)
@@ -95,6 +96,10 @@ class CameraRules(Input):
 
     def _password(self) -> str | None:
         return self.password.get_secret_value() if self.password is not None else None
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """The user name and password given, the password in clear (for the node only)."""
+        return self.username or None, self._password()
 
     def _values(self) -> dict[str, Any]:
         """The fields given, by :class:`CameraFields` name, the password in clear."""
@@ -182,6 +187,24 @@ class CameraUpdate(CameraRules):
         return self._values()
 
 
+class CameraProbe(CameraRules):
+    """A stream to test before a camera is added: its URL and the credentials it wants."""
+
+    main_url: StreamUrlText
+    username: StreamUsername | None = None
+    password: StreamPassword | None = None
+
+
+class StoredCameraProbe(CameraRules):
+    """Testing a stored camera: its own URL and credentials unless others are given."""
+
+    main_url: StreamUrlText | None = Field(
+        default=None, description="another URL to test (e.g. a sub stream); default: main_url"
+    )
+    username: StreamUsername | None = None
+    password: StreamPassword | None = None
+
+
 def check_record_mode(mode: RecordMode, detection: DetectionSettings | None) -> None:
     """Keeping only event footage needs something that makes events."""
     if mode is RecordMode.EVENTS and (detection is None or not detection.enabled):
@@ -251,9 +274,14 @@ class CameraOut(Output):
     created_at: Timestamp
     updated_at: Timestamp
     status: CameraStatusOut
+    permissions: list[Permission] = Field(
+        description="what you may do with this camera (pages show only these actions)"
+    )
 
     @classmethod
-    def build(cls, camera: Camera, status: CameraStatusOut) -> CameraOut:
+    def build(
+        cls, camera: Camera, status: CameraStatusOut, permissions: frozenset[Permission]
+    ) -> CameraOut:
         return cls(
             id=camera.id,
             name=camera.name,
@@ -274,6 +302,7 @@ class CameraOut(Output):
             created_at=camera.created_at,
             updated_at=camera.updated_at,
             status=status,
+            permissions=sorted(permissions),
         )
 
 

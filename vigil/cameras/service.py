@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from vigil.link.messages import SourceProbe
 from vigil.nodes.registry import NodeRegistry
 from vigil.store.cameras import CameraFields, CameraStore
 from vigil.store.models import Camera
@@ -39,6 +40,19 @@ class CameraService:
         await node.apply_camera(self.store.config(camera))
         await self._changed()
         return camera
+
+    async def probe(
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        timeout_seconds: float,
+        node: str | None = None,
+    ) -> SourceProbe:
+        """What the stream at ``url`` sends, as ``node`` (default: where a new camera goes)
+        sees it; ``ProbeFailed`` says why it cannot be opened."""
+        target = self._nodes.node(node or self._default_node)
+        return await target.probe_source(url, username, password, timeout_seconds)
 
     async def delete(self, camera_id: int) -> None:
         """Delete a camera and its footage; refused while any of it is protected."""

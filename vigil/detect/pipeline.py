@@ -74,6 +74,24 @@ class MotionLog:
         """Drop intervals that ended before ``before_ms`` (already marked on segments)."""
         self._intervals = self.since(before_ms)
 
+    def take_ready(self, now_ms: int, longest_ms: int) -> list[MotionInterval]:
+        """Take the intervals ready to be reported at ``now_ms``, oldest first: those that can
+        grow no more, and the open one once it is ``longest_ms`` long, up to where it is now
+        (motion that never pauses is reported while it lasts; what follows joins on
+        exactly)."""
+        ready = [i for i in self._intervals if i.end_ms - 1 + self.merge_ms < now_ms]
+        rest = self._intervals[len(ready) :]
+        if rest and rest[-1].end_ms - rest[-1].start_ms >= longest_ms:
+            ready.append(rest[-1])
+            rest = [MotionInterval(rest[-1].end_ms, rest[-1].end_ms)]  # grows from there
+        self._intervals = rest
+        return [i for i in ready if i.end_ms > i.start_ms]
+
+    def take_all(self) -> list[MotionInterval]:
+        """Take every interval, the open one as it is (the camera stops)."""
+        taken, self._intervals = self._intervals, []
+        return [i for i in taken if i.end_ms > i.start_ms]
+
 
 def crop_bounds(region: Box, width: int, height: int) -> tuple[int, int, int, int]:
     """The region's pixels in a ``width`` x ``height`` image: x1, y1, x2, y2, at least 1 px."""

@@ -47,6 +47,10 @@ class EventService:
     async def motion(self, node: str, spans: list[MotionSpan]) -> None:
         await self.store.add_motion(spans)
 
+    async def interrupted(self, node: str, before_ms: int) -> None:
+        for item in await self.store.end_interrupted(node, before_ms):
+            await self._tell(item)
+
     async def activity(self, node: str, activity: CameraActivity) -> None:
         self._activity[activity.camera_id] = activity
         for listener in self.activity_listeners:

@@ -60,6 +60,9 @@ class LocalLink:
     async def events_reported(self, node: str, events: list[EventRecord]) -> None:
         await self._app.events_reported(node, [EventRecord(**e.model_dump()) for e in events])
 
+    async def events_interrupted(self, node: str, before_ms: int) -> None:
+        await self._app.events_interrupted(node, before_ms)
+
     async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
         await self._app.motion_reported(node, [MotionSpan(**s.model_dump()) for s in spans])
 

@@ -183,3 +183,34 @@ class CameraActivity(Message):
     time_ms: int
     motion: bool
     objects: dict[str, int] = Field(default_factory=dict)
+
+
+class ProbeFailure(StrEnum):
+    """Why a camera's stream could not be tested, in the words a user acts on."""
+
+    UNREACHABLE = "unreachable"  # no route to the host, no such host, nothing listening
+    REFUSED = "refused"  # the camera answered but would not give this stream (no such path)
+    TIMEOUT = "timeout"  # no answer in time
+    UNAUTHORISED = "unauthorised"  # the user name or password was refused
+    NOT_A_STREAM = "not_a_stream"  # it answered with something that is not video
+
+
+class VideoInfo(Message):
+    codec: str  # ffmpeg's name: h264, hevc, mjpeg...
+    profile: str | None = None  # "Main", "High"...
+    width: int
+    height: int
+    fps: float | None = None
+
+
+class AudioInfo(Message):
+    codec: str
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+class SourceProbe(Message):
+    """What a camera's stream carries, as its node found when it opened it."""
+
+    video: VideoInfo
+    audio: AudioInfo | None = None

@@ -12,7 +12,9 @@ from vigil.link.messages import (
     CameraStatus,
     EventRecord,
     MotionSpan,
+    ProbeFailure,
     SegmentRecord,
+    SourceProbe,
     StoredSegment,
 )
 
@@ -22,6 +24,15 @@ if TYPE_CHECKING:
 
 class LinkUnavailable(Exception):
     """The other side cannot be reached now; the caller keeps the message and retries."""
+
+
+class ProbeFailed(Exception):
+    """A camera's stream could not be opened; the message names the host, never the
+    credentials."""
+
+    def __init__(self, kind: ProbeFailure, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AppSide(Protocol):
@@ -55,6 +66,12 @@ class AppSide(Protocol):
         """Events opened, changed or ended (through the outbox: none is lost)."""
         ...
 
+    async def events_interrupted(self, node: str, before_ms: int) -> None:
+        """The node starts afresh: events of its cameras that opened before ``before_ms``
+        and are still open will never be ended by it (it stopped without ending them, e.g.
+        killed); end each where it was last seen (through the outbox)."""
+        ...
+
     async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:
         """Finished stretches of motion (through the outbox)."""
         ...
@@ -86,4 +103,11 @@ class NodeSide(Protocol):
 
     def disk_usage(self) -> tuple[int, int, int]:
         """(total, used, free) bytes of the node's recordings storage."""
+        ...
+
+    async def probe_source(
+        self, url: str, username: str | None, password: str | None, timeout_seconds: float
+    ) -> SourceProbe:
+        """Open ``url`` from the node (which can reach the camera) and say what it sends;
+        :class:`ProbeFailed` if it cannot, within ``timeout_seconds``."""
         ...

@@ -93,7 +93,9 @@ class MqttBridge:
             detection = detection_of(camera)
             if detection is not None:
                 self.publisher.publish_switch(announced.key, "detect", detection.enabled)
-            self.publisher.publish_status(announced.key, self._nodes.status(camera.id).state.value)
+            self.publisher.publish_status(
+                announced.key, self._nodes.status(camera.id, camera.enabled).state.value
+            )
             if announced.labels is not None:
                 self._show(announced, self._seen(camera.id, before.get(camera.id)))
 

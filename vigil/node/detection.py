@@ -20,7 +20,7 @@ import cv2
 
 from vigil.detect.events import EventBuilder, SnapshotWanted
 from vigil.detect.objects import DetectorPool
-from vigil.detect.pipeline import CameraPipeline, FrameResult
+from vigil.detect.pipeline import CameraPipeline, FrameResult, MotionInterval
 from vigil.detect.settings import DetectionSettings
 from vigil.link.messages import CameraActivity, EventRecord, MotionSpan
 from vigil.node.detect_stream import DetectFrame, DetectStream
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # Motion counts as going on this long after its last frame (a sensor that flickers at every
 # pause is no use to an automation).
 MOTION_HOLD_MS = 2000
+# Motion that goes on is reported in pieces of this length while it lasts.
+MOTION_REPORT_MS = 10_000
 _JPEG_QUALITY = 90
 
 PoolProvider = Callable[[], Awaitable[DetectorPool | None]]
@@ -167,19 +169,19 @@ class CameraDetection:
         return key
 
     def _send_motion(self, now: int) -> None:
-        """Send motion spans that can grow no more; keep the one still open."""
+        """Send motion spans that can grow no more, and long ones while they last."""
         pipeline = self.pipeline
         assert pipeline is not None
-        merge = self.settings.motion_merge_ms
-        closed = [i for i in pipeline.motion_intervals(0) if i.end_ms - 1 + merge < now]
-        if closed:
+        self._report_motion(pipeline.motion_log.take_ready(now, MOTION_REPORT_MS))
+
+    def _report_motion(self, spans: list[MotionInterval]) -> None:
+        if spans:
             self._outbox.motion(
                 [
                     MotionSpan(camera_id=self.camera_id, start_ms=i.start_ms, end_ms=i.end_ms)
-                    for i in closed
+                    for i in spans
                 ]
             )
-            pipeline.motion_log.forget(closed[-1].end_ms)
 
     async def _send_activity(self, result: FrameResult) -> None:
         pipeline = self.pipeline
@@ -215,14 +217,7 @@ class CameraDetection:
         if ended:
             self._outbox.events(ended)
         if self.pipeline is not None:
-            spans = self.pipeline.motion_intervals(0)
-            if spans:
-                self._outbox.motion(
-                    [
-                        MotionSpan(camera_id=self.camera_id, start_ms=i.start_ms, end_ms=i.end_ms)
-                        for i in spans
-                    ]
-                )
+            self._report_motion(self.pipeline.motion_log.take_all())
 
 
 def _last_per_event(records: list[EventRecord]) -> list[EventRecord]:

@@ -9,12 +9,14 @@ import shutil
 from pathlib import Path
 
 from vigil.detect.objects import DetectorError, DetectorPool, DetectorSpec
+from vigil.detect.settings import DetectionSettings
 from vigil.link.messages import (
     CameraActivity,
     CameraConfig,
     CameraState,
     CameraStatus,
     SegmentRecord,
+    SourceProbe,
 )
 from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.node.detect_stream import DetectStream
@@ -26,6 +28,7 @@ from vigil.node.outbox import Outbox
 from vigil.node.reconcile import reconcile_camera
 from vigil.node.recorder import CameraRecorder
 from vigil.node.retention import Retention, RetentionReport
+from vigil.node.source_probe import probe_source
 from vigil.node.substream import UNREPORTED, SubStream
 from vigil.settings import NodeSettings, RetentionSettings
 from vigil.timeutil import now_ms
@@ -83,7 +86,9 @@ class MediaNode:
     async def start(self) -> None:
         """Deliver what the last run left, reconcile disk and index, start recording."""
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
-        await self.outbox.flush()
+        await self.outbox.flush()  # events the last run ended, if it could, go first
+        # Whatever the last run left open it cannot end any more (it was killed).
+        self.outbox.interrupted(now_ms())
         configs = await self._app.camera_configs(self.name)
         for config in configs:
             recorder = self._new_recorder(config)
@@ -204,6 +209,12 @@ class MediaNode:
         """The camera's frames for detection; None unless it is enabled with detection on."""
         return self._detect.get(camera_id)
 
+    def detection_settings(self, camera_id: int) -> DetectionSettings | None:
+        """The settings (zones, masks, labels) the camera's running detection uses; None
+        unless its detection is running."""
+        detection = self._detection.get(camera_id)
+        return None if detection is None else detection.settings
+
     def detection_health(self, camera_id: int) -> DetectionHealth | None:
         """What the camera's detection says now (frames processed and dropped, detector
         errors); None unless its detection is running."""
@@ -216,6 +227,11 @@ class MediaNode:
     def disk_usage(self) -> tuple[int, int, int]:
         usage = shutil.disk_usage(self.layout.root)
         return usage.total, usage.used, usage.free
+
+    async def probe_source(
+        self, url: str, username: str | None, password: str | None, timeout_seconds: float
+    ) -> SourceProbe:
+        return await probe_source(url, username, password, timeout_seconds)
 
     # -- RecorderSink
     async def segment_finished(self, record: SegmentRecord) -> None:

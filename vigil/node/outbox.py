@@ -53,6 +53,10 @@ class Outbox:
     def motion(self, spans: list[MotionSpan]) -> None:
         self._put({"motion": [s.model_dump() for s in spans]})
 
+    def interrupted(self, before_ms: int) -> None:
+        """Events opened before ``before_ms`` will never be ended by this node."""
+        self._put({"interrupted": [before_ms]})
+
     def _put(self, body: dict[str, object]) -> None:
         # Names sort in the order written: time, then a counter within this process.
         name = f"{now_ms():015d}-{os.getpid()}-{next(self._counter):09d}"
@@ -115,6 +119,8 @@ class Outbox:
             await self._app.events_reported(self._node, events)
         elif kind == "motion":
             await self._app.motion_reported(self._node, [MotionSpan(**s) for s in items])
+        elif kind == "interrupted":
+            await self._app.events_interrupted(self._node, max(items))
         else:  # written by a newer version: keep it rather than lose it
             raise LinkUnavailable(f"unknown outbox message kind {kind!r}")
 

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import logging
 import os
-import re
 import signal
 import time
 from collections import deque
@@ -25,7 +24,7 @@ from typing import Protocol
 
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
 from vigil.node.detect_stream import DetectStream
-from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, explain_exit
+from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, NOTHING_CAME, explain_exit, is_progress
 from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
 from vigil.node.layout import RecordingsLayout, segment_key
 from vigil.node.live import LiveStream
@@ -42,8 +41,8 @@ log = logging.getLogger(__name__)
 _REANCHOR_MS = 2000
 _REANCHOR_AFTER = 3
 _STOP_GRACE_SECONDS = 10.0
+_DOWN = frozenset({CameraState.STALLED, CameraState.OFFLINE, CameraState.ERROR})
 # ffmpeg's -progress output: "key=value" lines; its error messages never look like that.
-_PROGRESS_LINE = re.compile(r"^[a-z0-9_]+=\S*$")
 
 
 class RecorderSink(Protocol):
@@ -100,6 +99,7 @@ class CameraRecorder:
         self._run_info: SegmentInfo | None = None
         self._streamed = False
         self._stalled = False
+        self._no_data = False  # the watchdog ended the run: nothing came for too long
 
     @property
     def status(self) -> CameraStatus:
@@ -160,9 +160,14 @@ class CameraRecorder:
         self._run_info = None
         self._streamed = False
         self._stalled = False
+        self._no_data = False
         self._errors.clear()
         self._last_progress = self._clock()
-        await self._set_status(state=CameraState.CONNECTING)
+        # After a failure the camera keeps its state and reason (stalled, offline, error)
+        # through the attempts to reconnect, until it streams again: "connecting" would hide
+        # why it is down.
+        if self._status.state not in _DOWN:
+            await self._set_status(state=CameraState.CONNECTING)
         pipe = OutputPipe() if self._live is not None else None
         config = self._run_config()
         detect = config.detect if self._detect is not None else None
@@ -222,6 +227,12 @@ class CameraRecorder:
                 self._args.ffmpeg, self._args.rtsp_transport, self._args.timeout_seconds, True
             )
             reason = "the camera's audio codec cannot go into MP4; audio will be converted to AAC"
+        # A stalled camera that answers and still sends nothing (the watchdog, a timeout or
+        # an empty stream ended this attempt too) is still stalled, until pictures come
+        # again; one that refuses or vanishes is not.
+        nothing = self._no_data or reason in NOTHING_CAME
+        if not self._streamed and nothing and self._status.state is CameraState.STALLED:
+            self._stalled = True
         if self._stalled:
             reason = f"no data from the camera for {self._settings.stall_timeout_seconds:g} s"
         if detect is not None and (self._stalled or not self._streamed):
@@ -255,6 +266,7 @@ class CameraRecorder:
             connecting = not self._streamed
             if waited > limit + (self._settings.connect_timeout_seconds if connecting else 0):
                 self._stalled = self._streamed
+                self._no_data = True
                 if not connecting:
                     await self._set_status(
                         state=CameraState.STALLED,
@@ -290,7 +302,7 @@ class CameraRecorder:
         secrets = (self.config.password,)
         while line_bytes := await stream.readline():
             line = line_bytes.decode("utf-8", "replace").strip()
-            if _PROGRESS_LINE.match(line):
+            if is_progress(line):
                 key, _, value = line.partition("=")
                 if key == "out_time_us" and value.isdigit() and int(value) > self._out_time_us:
                     self._out_time_us = int(value)

@@ -32,6 +32,8 @@ class EventSink(Protocol):
 
     async def motion(self, node: str, spans: list[MotionSpan]) -> None: ...
 
+    async def interrupted(self, node: str, before_ms: int) -> None: ...
+
     async def activity(self, node: str, activity: CameraActivity) -> None: ...
 
 
@@ -85,10 +87,15 @@ class NodeRegistry:
     def nodes(self) -> dict[str, NodeSide]:
         return dict(self._nodes)
 
-    def status(self, camera_id: int) -> CameraStatus:
-        return self._status.get(
-            camera_id, CameraStatus(camera_id=camera_id, state=CameraState.OFFLINE)
-        )
+    def status(self, camera_id: int, enabled: bool = True) -> CameraStatus:
+        """What the camera's node last said; before it has said anything, an enabled camera
+        is connecting (it was just added, or its node is starting) and a disabled one is
+        disabled."""
+        known = self._status.get(camera_id)
+        if known is not None:
+            return known
+        state = CameraState.CONNECTING if enabled else CameraState.DISABLED
+        return CameraStatus(camera_id=camera_id, state=state)
 
     def forget(self, camera_id: int) -> None:
         self._status.pop(camera_id, None)
@@ -152,6 +159,11 @@ class NodeRegistry:
     async def events_reported(self, node: str, events: list[EventRecord]) -> None:
         if self.events is not None:
             await self.events.reported(node, events)
+
+    @_app_side
+    async def events_interrupted(self, node: str, before_ms: int) -> None:
+        if self.events is not None:
+            await self.events.interrupted(node, before_ms)
 
     @_app_side
     async def motion_reported(self, node: str, spans: list[MotionSpan]) -> None:

@@ -136,6 +136,21 @@ class EventStore:
                 changed.append(Reported(event, stage))
         return changed
 
+    async def end_interrupted(self, node: str, before_ms: int) -> list[Reported]:
+        """End the node's events that opened before ``before_ms`` and are still open, each
+        where it was last seen: the node restarted and will never end them."""
+        async with self._db.write() as session:
+            events = list(
+                await session.scalars(
+                    select(Event).where(
+                        Event.node == node, Event.end_ms.is_(None), Event.start_ms < before_ms
+                    )
+                )
+            )
+            for event in events:
+                event.end_ms = max(event.last_ms, event.start_ms)
+        return [Reported(event, EventStage.END) for event in events]
+
     async def get(self, event_id: int) -> Event:
         async with self._db.read() as session:
             event = await session.get(Event, event_id)

@@ -229,6 +229,8 @@ class User(Base):
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # What the live grid remembers for this person (vigil.store.preferences); null: nothing.
+    preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -241,6 +243,21 @@ class User(Base):
 
 # Usernames are global (people sign in without naming their organisation), without case.
 Index("uq_users_username_key", User.username_key, unique=True)
+
+
+class UserView(Base):
+    """A view a person saved for the live grid: a name, a layout, cameras in order."""
+
+    __tablename__ = "user_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # 1, 4, 9, 16 or fit
+    layout: Mapped[str] = mapped_column(String(8))
+    camera_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Claim(Base):

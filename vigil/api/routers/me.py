@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import Field, field_validator
 
 from vigil.api.deps import ServicesDep
-from vigil.api.people_schemas import KeyOut, MeOut, SessionOut
+from vigil.api.people_schemas import (
+    KeyOut,
+    MeOut,
+    PreferencesIn,
+    PreferencesOut,
+    SessionOut,
+    ViewId,
+    ViewIn,
+    ViewOut,
+    ViewUpdate,
+)
 from vigil.api.problems import problem, problem_responses
 from vigil.api.routers.auth import clear_session_cookies, me_out
 from vigil.api.schemas import Input
 from vigil.api.security import SessionDep, SignedInDep, actor_of, client_ip
-from vigil.api.types import Email, Instant, KeyId, LongName, Name, Password, SessionId
+from vigil.api.types import (
+    Email,
+    Instant,
+    KeyId,
+    LongName,
+    Name,
+    Password,
+    SessionId,
+)
+from vigil.app import Services
 from vigil.auth import passwords
 from vigil.auth.errors import Forbidden, LoginFailed, LoginThrottled
 from vigil.auth.passwords import WeakPassword
 from vigil.auth.permissions import Scope
+from vigil.auth.principal import Principal
 from vigil.auth.tokens import new_api_key, token_hash
+from vigil.store.models import CameraGroup
+from vigil.store.preferences import PreferenceStore, ViewNotFound
 from vigil.timeutil import now_ms
 
 router = APIRouter(prefix="/me", tags=["me"])
@@ -255,4 +278,120 @@ async def revoke_key(
         await auth.audit.record(
             actor_of(request, principal), "key.revoke", target=f"key:{key_id}", name=key.name
         )
+    return Response(status_code=204)
+
+
+# The live grid: preferences and views --------------------------------------------------
+
+
+async def _visible(services: Services, principal: Principal) -> set[int]:
+    """The cameras the caller may see (those GET /api/cameras lists)."""
+    return set(await services.auth.camera_permissions(principal))
+
+
+def _unseen(field: str, camera_ids: list[int] | None, visible: set[int]) -> None:
+    """422 naming the cameras the caller cannot see (or that do not exist: alike)."""
+    unseen = [i for i in camera_ids or [] if i not in visible]
+    if unseen:
+        message = f"no camera you may see: {', '.join(map(str, unseen))}"
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", field), "msg": message}]
+        )
+
+
+def _view_not_found(request: Request, view_id: int) -> Response:
+    return problem(request, 404, f"You have no view with id {view_id}.", slug="view-not-found")
+
+
+@router.get("/preferences", responses=problem_responses(401, 403))
+async def get_preferences(principal: SessionDep, services: ServicesDep) -> PreferencesOut:
+    """What your live grid remembers: its layout, the order of its cameras and the view
+    shown, wherever you sign in."""
+    stored = PreferencesIn.model_validate(await PreferenceStore(services.db).get(principal.user_id))
+    visible = await _visible(services, principal)
+    return PreferencesOut(
+        layout=stored.layout,
+        camera_order=[i for i in stored.camera_order if i in visible],
+        view=stored.view,
+    )
+
+
+@router.put("/preferences", responses=problem_responses(400, 401, 403, 422))
+async def put_preferences(
+    body: PreferencesIn, principal: SessionDep, services: ServicesDep
+) -> PreferencesOut:
+    """Replace your live grid's preferences whole; each camera must be one you may see."""
+    visible = await _visible(services, principal)
+    _unseen("camera_order", body.camera_order, visible)
+    await PreferenceStore(services.db).put(principal.user_id, body.model_dump(mode="json"))
+    return PreferencesOut(**body.model_dump())
+
+
+@router.get("/views", responses=problem_responses(401, 403))
+async def list_views(principal: SessionDep, services: ServicesDep) -> list[ViewOut]:
+    """Your saved views (kind ``user``), then the organisation's camera groups as views
+    (kind ``group``, read-only), each with only the cameras you may see; a group with none
+    of them is left out."""
+    visible = await _visible(services, principal)
+    views = [
+        ViewOut.of_user(v, visible)
+        for v in await PreferenceStore(services.db).views(principal.user_id)
+    ]
+    for group in await services.auth.access.of_org(CameraGroup, principal.org_id):
+        cameras = [i for i in group.camera_ids if i in visible]
+        if cameras:
+            views.append(
+                ViewOut(
+                    id=group.id, kind="group", name=group.name, layout="fit", camera_ids=cameras
+                )
+            )
+    return views
+
+
+@router.post("/views", status_code=201, responses=problem_responses(400, 401, 403, 422))
+async def create_view(body: ViewIn, principal: SessionDep, services: ServicesDep) -> ViewOut:
+    """Save a view: a name, a layout and cameras (ones you may see) in order."""
+    visible = await _visible(services, principal)
+    _unseen("camera_ids", body.camera_ids, visible)
+    view = await PreferenceStore(services.db).add_view(
+        principal.user_id, body.name, body.layout, body.camera_ids
+    )
+    return ViewOut.of_user(view, visible)
+
+
+@router.patch(
+    "/views/{view_id}",
+    response_model=ViewOut,
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def update_view(
+    view_id: ViewId,
+    body: ViewUpdate,
+    principal: SessionDep,
+    request: Request,
+    services: ServicesDep,
+) -> ViewOut | Response:
+    """Rename one of your views, change its layout or replace its cameras."""
+    visible = await _visible(services, principal)
+    store = PreferenceStore(services.db)
+    try:
+        await store.view(principal.user_id, view_id)  # 404 before 422
+        _unseen("camera_ids", body.camera_ids, visible)
+        view = await store.update_view(
+            principal.user_id, view_id, body.model_dump(exclude_unset=True)
+        )
+    except ViewNotFound:
+        return _view_not_found(request, view_id)
+    return ViewOut.of_user(view, visible)
+
+
+@router.delete("/views/{view_id}", status_code=204, responses=problem_responses(401, 403, 404))
+async def delete_view(
+    view_id: ViewId, principal: SessionDep, request: Request, services: ServicesDep
+) -> Response:
+    """Delete one of your views."""
+    try:
+        await PreferenceStore(services.db).delete_view(principal.user_id, view_id)
+    except ViewNotFound:
+        return _view_not_found(request, view_id)
     return Response(status_code=204)

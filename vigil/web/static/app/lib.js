@@ -11,3 +11,17 @@ export { render, useEffect, useRef, useState };
 export function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
 }
+
+// The page's parameters from the address: "#recordings?camera=2&at=…" gives
+// {camera: "2", at: "…"}.
+export function hashParams() {
+  const query = location.hash.split("?")[1] || "";
+  return Object.fromEntries(new URLSearchParams(query));
+}
+
+// Go to a page of the app with parameters (null and undefined ones left out).
+export function goTo(page, params = {}) {
+  const kept = Object.entries(params).filter(([, value]) => value !== null && value !== undefined);
+  const query = new URLSearchParams(kept).toString();
+  location.hash = query ? `${page}?${query}` : page;
+}

@@ -1,13 +1,17 @@
-// The app shell: who is signed in, the navigation, the theme, and the page of the address
-// (#live, the default, or #cameras). Pages speak only the public REST API.
+// The app shell: who is signed in, the navigation, the theme, the keyboard shortcuts, and
+// the page of the address (#live, the default, #recordings, #events or #cameras). Pages
+// speak only the public REST API.
 import { api, problemDetail, signInAgain } from "/static/api.js";
 import { html, render, useEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { useCameras } from "./cameras.js";
 import { CameraTable } from "./table.js";
 import { LiveGrid } from "./grid.js";
+import { RecordingsPage } from "./recordings.js";
+import { EventsPage } from "./events.js";
+import { Shortcuts } from "./shortcuts.js";
 
-const PAGES = { live: S.live, cameras: S.cameras };
+const PAGES = { live: S.live, recordings: S.recordings.title, events: S.events.title, cameras: S.cameras };
 const THEME_KEY = "vigil.theme";
 
 function currentPage() {
@@ -56,7 +60,9 @@ function Shell({ me }) {
   }, [page]);
   let body;
   if (me.mfa_enrolment_required) body = html`<p class="notice">${S.mfaRequired}</p>`;
-  else if (page === "cameras") body = html`<${CameraTable} cameras=${cameras} />`;
+  else if (page === "cameras") body = html`<${CameraTable} cameras=${cameras} me=${me} />`;
+  else if (page === "recordings") body = html`<${RecordingsPage} cameras=${cameras} me=${me} />`;
+  else if (page === "events") body = html`<${EventsPage} cameras=${cameras} me=${me} />`;
   else body = html`<${LiveGrid} cameras=${cameras} me=${me} />`;
   return html`
     <nav class="sidebar" aria-label=${S.nav}>
@@ -73,7 +79,8 @@ function Shell({ me }) {
         <button type="button" data-sign-out onClick=${signOut}>${S.signOut}</button>
       </div>
     </header>
-    <main id="main">${body}</main>`;
+    <main id="main">${body}</main>
+    <${Shortcuts} />`;
 }
 
 async function start() {
