@@ -39,7 +39,13 @@ RESULTS = Path(__file__).parent / "results"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # The app's own files, by path prefix; anything else under /static/vendor/ is vendored.
-OWN = ("/static/app/", "/static/api.js", "/static/player.js", "/static/vigil.css")
+OWN = (
+    "/static/app/",
+    "/static/api.js",
+    "/static/player.js",
+    "/static/load_hls.js",
+    "/static/vigil.css",
+)
 PARTS = ("own", "preact+htm", "hls.js", "api", "page", "other")
 
 

@@ -5,7 +5,7 @@ lets the cameras record and the first camera detect for ``--wait`` seconds, then
 page in headless Chromium at 1280x800 in both themes and the main pages at a phone's
 375x812. Run it from the repository root:
 
-    .venv/bin/python scripts/screenshots.py            # writes docs/screenshots/*.jpg
+    .venv/bin/python scripts/screenshots.py            # writes docs/screenshots/*.png
     .venv/bin/python scripts/screenshots.py --out /tmp/shots --wait 20
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from playwright.async_api import Browser, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -85,12 +86,17 @@ async def shoot(
             if name == "login":
                 await context.clear_cookies()
             await page.goto(base + path)
-            with contextlib.suppress(Exception):
+            try:
                 await page.wait_for_selector(ready, timeout=15_000)
+            except PlaywrightTimeout:
+                print(f"{name}: {ready!r} not on screen after 15 s", file=sys.stderr)
             await page.wait_for_timeout(4000)  # videos playing, thumbnails in
             suffix = "phone" if phone else theme
-            await page.screenshot(path=str(out / f"{name}-{suffix}.jpg"), type="jpeg", quality=82)
-            print(f"{name}-{suffix}.jpg", flush=True)
+            # The camera editor is long: its zone editor is below the first screen.
+            await page.screenshot(
+                path=str(out / f"{name}-{suffix}.png"), full_page=name == "camera-edit"
+            )
+            print(f"{name}-{suffix}.png", flush=True)
         await context.close()
 
 

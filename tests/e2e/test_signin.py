@@ -17,10 +17,12 @@ from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.auth.permissions import Permission
 from vigil.auth.tokens import new_token, token_hash
+from vigil.link.messages import EventKind, EventRecord, EventStage
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
-from vigil.store.models import Camera, User
+from vigil.store.events import EventFilter
+from vigil.store.models import Camera, CameraGroup, User
 from vigil.timeutil import now_ms
 
 
@@ -145,30 +147,99 @@ async def test_signed_out_visits_go_to_the_login_page(
         assert (await page.request.get(base + "/api/cameras")).status == 401
 
 
-async def test_a_viewer_sees_only_the_cameras_granted_to_them(
+async def test_a_viewer_sees_only_the_cameras_granted_to_them_anywhere(
     browser: Browser,
     settings: Settings,
     services: Services,
     admin: User,
     secret_watch: SecretWatch,
 ) -> None:
+    """Another group's camera is nowhere for a viewer: not on the grid, in the views, the
+    recordings' cameras, the events and their filters, the cameras page, nor through a
+    linked address; and the admin's actions are not on the pages at all."""
     granted = await idle_camera(services, "Playground")
     hidden = await idle_camera(services, "Staff room")
     viewer = await make_user(services, "pat", "viewer")
-    await grant(services, TEST_ORG, [granted.id], {Permission.VIEW_LIVE}, viewer.id)
+    await grant(
+        services,
+        TEST_ORG,
+        [granted.id],
+        {Permission.VIEW_LIVE, Permission.VIEW_RECORDINGS},
+        viewer.id,
+    )
+    # An organisation group holding both cameras is offered to the viewer as a view.
+    await services.auth.access.add(
+        CameraGroup(org_id=TEST_ORG, name="Whole school", camera_ids=[granted.id, hidden.id])
+    )
+    seen = now_ms() - 60_000
+    await services.nodes.events_reported(
+        services.node.name,
+        [
+            EventRecord(
+                uid=f"event-{camera.id}",
+                camera_id=camera.id,
+                stage=EventStage.END,
+                kind=EventKind.OBJECT,
+                label=label,
+                score=0.9,
+                start_ms=seen,
+                end_ms=seen + 5_000,
+                last_ms=seen + 5_000,
+            )
+            for camera, label in ((granted, "person"), (hidden, "car"))
+        ],
+    )
+    [hidden_event] = [
+        e
+        for e in await services.events.store.find(EventFilter(org_id=TEST_ORG))
+        if e.camera_id == hidden.id
+    ]
     context = await browser.new_context()
     await sign_in(context, services, viewer, secret_watch)
     async with serving(create_app(settings, services)) as base:
         page = await context.new_page()
+
+        async def nowhere() -> None:
+            body = await page.inner_text("body")
+            assert "Staff room" not in body
+            assert "car" not in body.lower().split()
+            for action in ("Add camera", "Add a camera", "Edit", "Export", "Protect"):
+                assert await page.get_by_role("button", name=action).count() == 0, action
+                assert await page.get_by_role("link", name=action).count() == 0, action
+
         await page.goto(base + "/")
-        # The grid has one tile, the granted camera's; the cameras page one row.
+        # The grid has one tile, the granted camera's; the group view shows only it too.
         await page.wait_for_selector(".tile")
         assert await page.locator(".tile .name").all_inner_texts() == ["Playground"]
+        await page.get_by_label("View").select_option(label="Whole school")
+        await page.wait_for_function("() => document.querySelectorAll('.tile').length === 1")
+        assert await page.locator(".tile .name").all_inner_texts() == ["Playground"]
+        await nowhere()
+
+        await page.goto(f"{base}/#recordings?camera={granted.id},{hidden.id}")
+        await page.locator("canvas").first.wait_for()
+        await nowhere()
+
+        await page.goto(base + "/#events?reviewed=all")
+        await page.locator(".event-card").first.wait_for()
+        assert await page.locator(".event-card").count() == 1
+        assert "person" in await page.inner_text(".event-card")
+        cameras = await page.locator("#ef-camera option").all_inner_texts()
+        assert "Staff room" not in cameras
+        assert "Playground" in cameras
+        await nowhere()
+        await page.goto(f"{base}/#events?event={hidden_event.id}")
+        await page.wait_for_timeout(1000)  # the page has asked for the event by now
+        await nowhere()
+
         await page.goto(base + "/#cameras")
         await page.wait_for_selector("tbody tr")
         assert await page.locator("tbody tr").count() == 1
         assert "Playground" in await page.inner_text("tbody tr")
-        assert "Staff room" not in await page.inner_text("body")
+        await nowhere()
+        await page.goto(f"{base}/#cameras?edit={hidden.id}")
+        await page.wait_for_timeout(1000)
+        await nowhere()
         assert await page.inner_text("[data-username]") == "pat"
         response = await page.goto(f"{base}/cameras/{hidden.id}")
         assert response is not None

@@ -7,6 +7,7 @@
 // status may say so only for a moment, between its reconnection attempts. A stream stuck for
 // STUCK_MS is dropped and reconnected, with no reload.
 import { api, problemDetail, signInAgain } from "/static/api.js";
+import { loadHls } from "/static/load_hls.js";
 
 const LIVE_EDGE_SECONDS = 0.3; // where to sit behind the newest frame
 const MAX_LAG_SECONDS = 1.0; // further behind than this, jump to the live edge
@@ -162,15 +163,7 @@ export function play(video, cameraId, { stream = "main", hls = false, onState, o
   async function playHls() {
     const info = await liveInfo();
     if (info === null || stopped) return;
-    if (!window.Hls) {
-      await new Promise((resolve, reject) => {
-        const script = document.createElement("script");
-        script.src = "/static/vendor/hls.min.js";
-        script.onload = resolve;
-        script.onerror = reject;
-        document.head.append(script);
-      });
-    }
+    await loadHls();
     if (stopped) return;
     if (window.Hls.isSupported()) {
       hlsPlayer = new window.Hls({ liveSyncDurationCount: 2, manifestLoadingMaxRetry: 30 });

@@ -32,7 +32,7 @@ function ThemeSwitch() {
     localStorage.setItem(THEME_KEY, value);
     setTheme(value);
   }
-  return html`<label class="theme">${S.theme}
+  return html`<label class="theme"><span class="long">${S.theme} </span>
     <select value=${theme} onChange=${choose}>
       ${Object.entries(S.themes).map(([key, words]) => html`<option value=${key}>${words}</option>`)}
     </select></label>`;
@@ -74,7 +74,8 @@ function Shell({ me }) {
     <header class="topbar">
       <h1>${PAGES[page]}</h1>
       <div class="account">
-        <span>${me.org.name} · ${S.signedInAs} <strong data-username>${me.username}</strong> (${me.role})</span>
+        <span class="who"><span class="long">${me.org.name} · ${S.signedInAs} </span><strong
+          data-username>${me.username}</strong><span class="long"> (${me.role})</span></span>
         <${ThemeSwitch} />
         <button type="button" data-sign-out onClick=${signOut}>${S.signOut}</button>
       </div>

@@ -3,7 +3,7 @@
 // to media time and back through each fragment's program date time. Gaps are left out of the
 // playlist, so the media timeline runs straight over them; a seek into a gap lands on the
 // footage after it.
-import { loadHls } from "./vod.js";
+import { loadHls } from "/static/load_hls.js";
 
 const BEFORE_MS = 10 * 60_000; // a window: 10 min before the playhead,
 const AFTER_MS = 30 * 60_000; // 30 min after it (never past now)

@@ -1,25 +1,6 @@
 // Recorded footage in a <video>: an HLS VOD playlist (a signed vod.m3u8 link) played with
-// hls.js, loaded on first use by a script element (a classic script, vendored); Safari plays
-// HLS itself.
-let loading = null;
-
-export function loadHls() {
-  if (window.Hls) return Promise.resolve(window.Hls);
-  if (loading === null) {
-    loading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "/static/vendor/hls.min.js";
-      script.onload = () => resolve(window.Hls);
-      script.onerror = () => {
-        loading = null;
-        script.remove();
-        reject(new Error("hls.js did not load"));
-      };
-      document.head.append(script);
-    });
-  }
-  return loading;
-}
+// hls.js (load_hls.js); Safari plays HLS itself.
+import { loadHls } from "/static/load_hls.js";
 
 // Start playing `url` into `video`; returns stop(). onError(words) on a fatal error.
 export function playVod(video, url, onError = () => {}) {
