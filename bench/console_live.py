@@ -40,7 +40,7 @@ import httpx
 import psutil
 from playwright.async_api import BrowserContext, async_playwright
 
-from bench.live import RESULTS, free_port, sample_for, set_up_admin
+from bench.live import RESULTS, free_port, sample_for, set_up_admin, wait_healthy
 from bench.proctree import TreeTracker, window
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.runner import SimulatedCameras
@@ -65,17 +65,6 @@ def chromium_roots() -> list[int]:
             if "chrom" in proc.name() and (parent is None or "chrom" not in parent.name()):
                 found.append(proc.pid)
     return found
-
-
-async def wait_healthy(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/api/health")).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError("vigil serve did not start")
-        await asyncio.sleep(0.2)
 
 
 async def wait_streaming(http: httpx.AsyncClient, count: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
@@ -32,12 +31,11 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, CDPSession, Page, async_playwright
 
-from bench.live import free_port, set_up_admin
+from bench.live import free_port, set_up_admin, wait_healthy
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.runner import SimulatedCameras
 
 RESULTS = Path(__file__).parent / "results"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # The app's own files, by path prefix; anything else under /static/vendor/ is vendored.
 OWN = (
     "/static/app/",
@@ -109,17 +107,6 @@ def summary(loads: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def wait_up(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/api/health")).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError("vigil serve did not start")
-        await asyncio.sleep(0.2)
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-console-"))
     port = free_port()
@@ -134,7 +121,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         try:
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-                await wait_up(http)
+                await wait_healthy(http)
                 await set_up_admin(http)
                 for index in range(args.cameras):
                     created = await http.post(
@@ -147,7 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ]
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=ARGS
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 app, login = [], []
                 for _ in range(args.runs):

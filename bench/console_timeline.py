@@ -31,6 +31,7 @@ import uvicorn
 from playwright.async_api import Response, async_playwright
 
 from bench.live import free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.api.app import create_app
 from vigil.app import Services, start_services, stop_services
 from vigil.link.messages import EventKind, EventRecord, EventStage, MotionSpan, SegmentRecord
@@ -39,17 +40,6 @@ from vigil.store.audit import Actor
 from vigil.store.cameras import CameraFields
 
 RESULTS = Path(__file__).parent / "results"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DAY_MS = 86_400_000
 SEGMENTS = 8_640
 EVENTS = 500
@@ -123,7 +113,7 @@ async def measure(
     """The draw times (ms) and what the timeline drew (spans, events, motion spans)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         context = await browser.new_context(viewport={"width": 1280, "height": 800})
         await context.add_cookies(cookies)  # type: ignore[arg-type]

@@ -49,6 +49,18 @@ class Step:
     viewer_kbps_mean: float
 
 
+async def wait_healthy(http: httpx.AsyncClient, seconds: float = 60) -> None:
+    """Wait until the server at ``http``'s base answers /api/health with 200."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/api/health")).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("vigil serve did not start")
+        await asyncio.sleep(0.2)
+
+
 async def set_up_admin(http: httpx.AsyncClient) -> dict[str, Any]:
     """First-run setup of a fresh server: ``http`` is then signed in as its admin (session
     cookie kept by the client, CSRF header set for writes). Returns the API's answer."""
@@ -127,14 +139,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         viewers: list[Viewer] = []
         try:
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-                deadline = time.monotonic() + 60
-                while True:
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await http.get("/api/health")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("vigil serve did not start")
-                    await asyncio.sleep(0.2)
+                await wait_healthy(http)
                 await set_up_admin(http)
                 created = await http.post(
                     "/api/cameras", json={"name": "bench", "main_url": sim.urls[0]}
