@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 from pydantic_settings import (
@@ -50,6 +50,12 @@ class NodeSettings(Section):
     reconnect_min_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
     outbox_retry_seconds: float = Field(default=2.0, gt=0)
+    sub_streams: Literal["on_demand", "always"] = Field(
+        default="on_demand",
+        description="a camera's sub stream (for live grids): started by its first viewer and "
+        "stopped 10 s after the last, or kept running so that grids play at once (one more "
+        "camera connection and stream-copy ffmpeg per camera with a sub_url)",
+    )
     detector: str = Field(
         default="ssd", description="object detector: ssd, hog, onnx or remote (see docs)"
     )

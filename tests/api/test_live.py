@@ -279,3 +279,43 @@ async def test_sub_stream_runs_only_while_watched(
     await eventually(sub_connections, lambda n: n == 0, 15, "the sub stream to stop")
     assert sim.clients("cam3") == 1, "the main stream carries on"
     await main.close()
+
+
+@SQLITE_ONLY
+async def test_sub_streams_kept_running_play_at_once_and_stop_with_their_camera(
+    base_url: str,
+    client: httpx.AsyncClient,
+    add_camera: AddCamera,
+    settings: Settings,
+    sim: SimulatedCameras,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With node.sub_streams = "always" a camera's sub stream runs with nobody watching, so a
+    grid's first viewer gets its picture from the fragments already there; disabling the
+    camera ends it."""
+    monkeypatch.setattr("vigil.node.substream.IDLE_SECONDS", 0.5)
+    settings.node.sub_streams = "always"
+    camera = await add_camera(main_url=sim.urls[2], sub_url=sim.urls[3])
+
+    async def sub_connections() -> int:
+        return sim.clients("cam4")
+
+    await eventually(sub_connections, lambda n: n == 1, 30, "the sub stream to run unwatched")
+    info = await client.get(f"/api/cameras/{camera['id']}/live/info", params={"stream": "sub"})
+    assert info.json()["viewers"] == 0
+
+    async def sub_live() -> bool:
+        answer = await client.get(
+            f"/api/cameras/{camera['id']}/live/info", params={"stream": "sub"}
+        )
+        return bool(answer.json()["live"])
+
+    await eventually(sub_live, bool, 30, "the sub stream's first fragments")
+    sub = await connect(await ws_url(client, base_url, camera["id"], "sub"), max_size=None)
+    await asyncio.wait_for(read_start(sub, 2), 30)
+    await sub.close()
+    await asyncio.sleep(1.5)  # three times the idle delay: on demand, it would have stopped
+    assert sim.clients("cam4") == 1, "kept running after its viewer left"
+
+    await client.patch(f"/api/cameras/{camera['id']}", json={"enabled": False})
+    await eventually(sub_connections, lambda n: n == 0, 15, "the sub stream to stop")

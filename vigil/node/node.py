@@ -153,6 +153,7 @@ class MediaNode:
             if recorder is not None and same:
                 recorder.config = config
                 await self._apply_detection(config)
+                self._keep_sub_stream(config)
                 return
             if recorder is not None:
                 await recorder.stop()
@@ -165,7 +166,11 @@ class MediaNode:
                 self._recorders[config.id] = recorder
                 recorder.start()
                 await self._apply_detection(config)
+                self._keep_sub_stream(config)
             else:
+                sub = self._subs.pop(config.id, None)
+                if sub is not None:
+                    await sub.close()
                 await self._stop_detection(config.id)
                 self._close_live(config.id)
                 self._close_detect(config.id)
@@ -200,10 +205,18 @@ class MediaNode:
     def live_stream(self, camera_id: int, sub: bool = False) -> LiveStream | None:
         config = self._configs.get(camera_id)
         if sub and config is not None and config.enabled and config.sub_url:
-            if camera_id not in self._subs:
-                self._subs[camera_id] = SubStream(config, self._live_only_recorder)
-            return self._subs[camera_id].stream
+            return self._sub_stream(config).stream
         return self._live.get(camera_id)
+
+    def _keep_sub_stream(self, config: CameraConfig) -> None:
+        """With ``node.sub_streams = "always"``, an enabled camera's sub stream runs unwatched."""
+        if config.sub_url and self._settings.sub_streams == "always":
+            self._sub_stream(config).keep_running()
+
+    def _sub_stream(self, config: CameraConfig) -> SubStream:
+        if config.id not in self._subs:
+            self._subs[config.id] = SubStream(config, self._live_only_recorder)
+        return self._subs[config.id]
 
     def detect_frames(self, camera_id: int) -> DetectStream | None:
         """The camera's frames for detection; None unless it is enabled with detection on."""

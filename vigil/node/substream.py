@@ -46,18 +46,27 @@ class SubStream:
         self._recorder: CameraRecorder | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._stopping: asyncio.Task[None] | None = None
+        self._always = False
 
     @property
     def running(self) -> bool:
         return self._recorder is not None
 
+    def keep_running(self) -> None:
+        """Run from now on whether anyone watches or not (``node.sub_streams = "always"``):
+        a grid then plays it at once."""
+        self._always = True
+        self._viewers_changed(1)
+
     def _viewers_changed(self, viewers: int) -> None:
+        if self._always:
+            viewers = max(viewers, 1)
         if viewers > 0:
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None
             if self._recorder is None:
-                log.info("camera %s: sub stream started for live view", self._config.id)
+                log.info("camera %s: sub stream started", self._config.id)
                 self._recorder = self._new_recorder(self._config, self.stream)
                 self._recorder.start()
         elif self._recorder is not None and self._idle is None:
