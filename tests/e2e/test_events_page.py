@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 from tests.conftest import TEST_ORG, SecretWatch
 from tests.e2e.axe import serious_violations, with_axe
 from tests.e2e.conftest import sign_in
-from tests.node.helpers import segments_of, wait_segments
+from tests.node.helpers import recorded_camera
 from tests.people import grant, make_user
 from tests.serve import serving
 from vigil.api.app import create_app
@@ -317,13 +317,7 @@ async def test_an_event_clip_plays_in_place_on_a_phone(
     services: Services,
     sim: SimulatedCameras,
 ) -> None:
-    camera = await services.cameras.create(
-        CameraFields(name="Playground", main_url=sim.url("cam3"), segment_seconds=2),
-        org_id=TEST_ORG,
-    )
-    await wait_segments(services, camera.id, 4)
-    await services.cameras.update(camera.id, {"enabled": False})
-    segments = await segments_of(services, camera.id)
+    camera, segments = await recorded_camera(services, "Playground", sim.url("cam3"), 4)
     start, end = segments[0].start_ms + 500, segments[-1].end_ms - 500
     event_id = await report(services, camera, start, end, "person")
     going_on = await report(services, camera, now_ms() - 5000, None, "cat", snapshot=False)

@@ -6,12 +6,10 @@ import asyncio
 
 from playwright.async_api import BrowserContext
 
-from tests.conftest import TEST_ORG
-from tests.node.helpers import segments_of, wait_segments
+from tests.node.helpers import recorded_camera
 from tests.playback.conftest import served
 from vigil.app import Services
 from vigil.sim.runner import SimulatedCameras
-from vigil.store.cameras import CameraFields
 
 __all__ = ["served"]
 
@@ -48,12 +46,7 @@ window.picture = () => Array.from(
 async def test_a_recorded_range_plays_in_the_browser(
     admin_context: BrowserContext, services: Services, sim: SimulatedCameras, served: str
 ) -> None:
-    camera = await services.cameras.create(
-        CameraFields(name="browser", main_url=sim.url("cam4"), segment_seconds=2), org_id=TEST_ORG
-    )
-    await wait_segments(services, camera.id, 3)
-    await services.cameras.update(camera.id, {"enabled": False})
-    segments = await segments_of(services, camera.id)
+    camera, segments = await recorded_camera(services, "browser", sim.url("cam4"), 3)
     start, end = segments[0].start_ms / 1000, segments[-1].end_ms / 1000
     playlist = f"/api/cameras/{camera.id}/vod.m3u8?start={start}&end={end}"
 

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 from tests.conftest import TEST_ORG, SecretWatch
 from tests.e2e.axe import serious_violations, with_axe
 from tests.e2e.conftest import sign_in
-from tests.node.helpers import eventually, segments_of, wait_segments
+from tests.node.helpers import eventually, recorded_camera, segments_of, wait_segments
 from tests.people import grant, make_user
 from tests.serve import serving
 from vigil.api.app import create_app
@@ -67,18 +67,6 @@ SHOWING = """() => {
 async def frame_code(page: Page) -> int:
     """The frame code the page's first video shows."""
     return int((await page.evaluate(FRAME_CODES))[0][0])
-
-
-async def record(
-    services: Services, sim: SimulatedCameras, name: str
-) -> tuple[Camera, list[Segment]]:
-    """About 20 s of a simulated camera in 2 s segments, then the camera switched off."""
-    camera = await services.cameras.create(
-        CameraFields(name=name, main_url=sim.url("cam4"), segment_seconds=2), org_id=TEST_ORG
-    )
-    await wait_segments(services, camera.id, 9, timeout=60)
-    await services.cameras.update(camera.id, {"enabled": False})
-    return camera, await segments_of(services, camera.id)
 
 
 def first_frame_code(path: str) -> int:
@@ -130,7 +118,7 @@ async def test_clicking_the_timeline_shows_that_instant_and_play_moves_on(
     services: Services,
     sim: SimulatedCameras,
 ) -> None:
-    camera, segments = await record(services, sim, "Hall")
+    camera, segments = await recorded_camera(services, "Hall", sim.url("cam4"), 9)
     async with serving(create_app(settings, services)) as base:
         page = await admin_context.new_page()
         if viewport == "phone":
@@ -294,7 +282,7 @@ async def test_a_selected_range_exports_with_its_manifest_and_can_be_protected(
     services: Services,
     sim: SimulatedCameras,
 ) -> None:
-    camera, segments = await record(services, sim, "Gate")
+    camera, segments = await recorded_camera(services, "Gate", sim.url("cam4"), 9)
     async with serving(create_app(settings, services)) as base:
         page = await with_axe(await admin_context.new_page())
         await open_page(page, base, camera, segments[2].start_ms + 500)

@@ -7,9 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from tests.conftest import TEST_ORG
 from vigil.app import Services
 from vigil.link.messages import CameraState
-from vigil.store.models import Segment
+from vigil.store.cameras import CameraFields
+from vigil.store.models import Camera, Segment
 
 T = TypeVar("T")
 
@@ -54,3 +56,16 @@ async def wait_state(
     return await eventually(
         state, lambda s: s in states, timeout, f"camera {camera_id} in {states}"
     )
+
+
+async def recorded_camera(
+    services: Services, name: str, url: str, segments: int, timeout: float = 60
+) -> tuple[Camera, list[Segment]]:
+    """A camera recorded from ``url`` in 2 s segments until it has ``segments`` of them, then
+    switched off (its footage stays still), with its segments."""
+    camera = await services.cameras.create(
+        CameraFields(name=name, main_url=url, segment_seconds=2), org_id=TEST_ORG
+    )
+    await wait_segments(services, camera.id, segments, timeout)
+    await services.cameras.update(camera.id, {"enabled": False})
+    return camera, await segments_of(services, camera.id)
