@@ -240,13 +240,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--screenshot", help="save the grid of each opening to PREFIX-<streams>.png"
     )
+    parser.add_argument("--out", type=Path, help="JSON result path (default: in bench/results/)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    result = asyncio.run(run(parse_args(argv)))
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"console_live-{result['when'].replace(':', '')}.json"
+    args = parse_args(argv)
+    result = asyncio.run(run(args))
+    path = args.out or RESULTS / f"console_live-{result['when'].replace(':', '')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {path}")
 

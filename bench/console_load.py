@@ -183,11 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cameras", type=int, default=4)
+    parser.add_argument("--out", type=Path, help="JSON result path (default: in bench/results/)")
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
     report(result)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"console_load-{int(time.time())}.json"
+    out = args.out or RESULTS / f"console_load-{int(time.time())}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"written {out}")
 

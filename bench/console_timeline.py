@@ -212,6 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=30)
     parser.add_argument("--zoom", default="Day", choices=["Week", "Day", "6 h", "1 h"])
+    parser.add_argument("--out", type=Path, help="JSON result path (default: in bench/results/)")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     if not result["draws"]:
@@ -224,8 +225,8 @@ def main() -> None:
         f"{result['draws']} draws ({verdict} the {TARGET_MS:.0f} ms target); "
         f"drawn: {result['drawn']}"
     )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"console_timeline-{int(time.time())}.json"
+    out = args.out or RESULTS / f"console_timeline-{int(time.time())}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"result: {out}")
 

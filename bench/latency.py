@@ -376,10 +376,12 @@ async def page_phase(
     page: Page, url: str, mode: str, samples: int, interval: float, warmup: float
 ) -> list[dict[str, Any]]:
     await page.goto(url)
-    await page.wait_for_function(f"document.body.dataset.mode === '{mode}'", timeout=30_000)
+    # Functions, not expressions: Playwright evaluates a bare expression with eval(), which
+    # the page's Content-Security-Policy forbids.
+    await page.wait_for_function(f"() => document.body.dataset.mode === '{mode}'", timeout=30_000)
     await page.wait_for_function(
-        "(() => { const v = document.querySelector('video');"
-        " return v.readyState >= 2 && v.currentTime > 0.2 && !v.paused; })()",
+        "() => { const v = document.querySelector('video');"
+        " return v.readyState >= 2 && v.currentTime > 0.2 && !v.paused; }",
         timeout=60_000,
     )
     await asyncio.sleep(warmup)

@@ -4,12 +4,16 @@ Starts the simulator (one camera), ``vigil serve`` in a process of its own with 
 (recording, as a user runs it), then holds 0, 1, 10, 50... viewers on the camera's live
 WebSocket from this process, each reading everything it is sent. For each step it samples
 the node's process tree (Python + the camera's ffmpeg): CPU as % of one core and PSS, and
-checks that every viewer kept up (bytes received per second). The server's data folder is
+checks that every viewer kept up (bytes received per second), and times each joining
+viewer's first picture (connect to the first fragment, a keyframe): the first viewer of the
+first step with viewers joins a camera nobody watched; ``--cold-joins N`` adds N lone viewers,
+each after ``--cold-wait`` seconds unwatched (live view paused). The server's data folder is
 new, so the bench signs in through the first-run setup (``set_up_admin``); viewers use the
 signed WebSocket address ``live/info`` gives, as a player without cookies would.
 
     .venv/bin/python -m bench.live
     .venv/bin/python -m bench.live --viewers 0,1,10,50,100 --seconds 30
+    .venv/bin/python -m bench.live --viewers 0,1,10 --seconds 10 --cold-joins 5
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class Step:
     pss_mb: float
     viewer_kbps_min: float  # the slowest viewer's received rate
     viewer_kbps_mean: float
+    # Connect to first picture (the first fragment, a keyframe) of the viewers that joined in
+    # this step: the first of them, and the slowest; None if none joined.
+    first_frame_s: float | None
+    first_frame_max_s: float | None
 
 
 async def wait_healthy(http: httpx.AsyncClient, seconds: float = 60) -> None:
@@ -82,23 +90,39 @@ def free_port() -> int:
 
 
 class Viewer:
-    """One WebSocket client that reads and counts everything."""
+    """One WebSocket client that reads and counts everything, and times its first picture."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.received = 0
+        self.first_frame_s: float | None = None  # connect to the first fragment
+        self._binary = 0
+        self._started = 0.0
         self._task: asyncio.Task[None] | None = None
         self._socket: ClientConnection | None = None
 
     async def start(self) -> None:
+        self._started = time.monotonic()
         self._socket = await connect(self.url, max_size=None)
         self._task = asyncio.create_task(self._read())
+
+    async def first_frame(self, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        while self.first_frame_s is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a viewer got no picture")
+            await asyncio.sleep(0.01)
+        return self.first_frame_s
 
     async def _read(self) -> None:
         assert self._socket is not None
         with contextlib.suppress(Exception):
             async for message in self._socket:
                 self.received += len(message)
+                if isinstance(message, bytes):
+                    self._binary += 1
+                    if self._binary == 2:  # the init segment, then the first fragment
+                        self.first_frame_s = time.monotonic() - self._started
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -122,6 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     steps: list[Step] = []
+    cold: list[float] = []
     with SimulatedCameras(
         cameras=1,
         width=args.width,
@@ -153,10 +178,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     # A fresh signed link for this step's new viewers (links expire).
                     info = (await http.get(f"/api/cameras/{camera}/live/info")).json()
                     url = base.replace("http", "ws") + info["websocket"]
+                    joined = []
                     while len(viewers) < count:
                         viewer = Viewer(url)
                         await viewer.start()
                         viewers.append(viewer)
+                        joined.append(viewer)
+                    firsts = [await v.first_frame() for v in joined]
                     await asyncio.sleep(args.warmup)
                     before = [v.received for v in viewers]
                     start, end = await sample_for(tracker, args.seconds, args.interval)
@@ -173,16 +201,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         pss_mb=round(stats.pss_mean / 1e6, 1),
                         viewer_kbps_min=round(min(rates, default=0.0), 1),
                         viewer_kbps_mean=round(sum(rates) / len(rates), 1) if rates else 0.0,
+                        first_frame_s=round(firsts[0], 3) if firsts else None,
+                        first_frame_max_s=round(max(firsts), 3) if firsts else None,
                     )
                     steps.append(step)
                     print(
                         f"{count:4d} viewers: node {step.cpu_pct:5.1f}% CPU "
                         f"(python {step.cpu_pct_python:.1f}%, ffmpeg {step.cpu_pct_ffmpeg:.1f}%), "
                         f"{step.pss_mb:.1f} MB PSS; viewers get "
-                        f"{step.viewer_kbps_min:.0f}-{step.viewer_kbps_mean:.0f} kbit/s",
+                        f"{step.viewer_kbps_min:.0f}-{step.viewer_kbps_mean:.0f} kbit/s"
+                        + first_frames(step),
                         flush=True,
                     )
                 info = (await http.get(f"/api/cameras/{camera}/live/info")).json()
+                await asyncio.gather(*(v.stop() for v in viewers), return_exceptions=True)
+                viewers = []
+                url = base.replace("http", "ws") + info["websocket"]
+                for _ in range(args.cold_joins):
+                    await asyncio.sleep(args.cold_wait)  # nobody watches: live pauses
+                    viewer = Viewer(url)
+                    await viewer.start()
+                    cold.append(round(await viewer.first_frame(), 3))
+                    await viewer.stop()
+                if cold:
+                    print(
+                        f"first picture after {args.cold_wait:g} s unwatched: "
+                        + ", ".join(f"{c:.2f}" for c in cold)
+                        + " s",
+                        flush=True,
+                    )
         finally:
             await asyncio.gather(*(v.stop() for v in viewers), return_exceptions=True)
             node.terminate()
@@ -203,7 +250,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "cpus": os.cpu_count(),
         "steps": [asdict(s) for s in steps],
+        "cold_wait_s": args.cold_wait,
+        "first_frame_cold_s": cold,
     }
+
+
+def first_frames(step: Step) -> str:
+    if step.first_frame_s is None:
+        return ""
+    return (
+        f"; first picture {step.first_frame_s:.2f} s for the first to join"
+        f" (slowest {step.first_frame_max_s:.2f} s)"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -216,6 +274,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--bitrate-kbps", type=int, default=2000)
+    parser.add_argument(
+        "--cold-joins",
+        type=int,
+        default=0,
+        help="after the steps, this many lone viewers joining a camera nobody watched for "
+        "--cold-wait seconds: their time to the first picture",
+    )
+    parser.add_argument("--cold-wait", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=None)
     return parser.parse_args(argv)
 

@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="320x180,640x360")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, help="JSON result path (bench/results/motion.json)")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # one camera's detector gets one core's share; compare like with like
     result: dict[str, Any] = {"seed": args.seed, "runs": [], "cpus": os.cpu_count()}
@@ -103,8 +104,8 @@ def main() -> None:
                 f"{r['precision']:>6.3f} {r['recall']:>6.3f} {r['box_recall']:>7.3f} "
                 f"{r['false_positive_frames']:>4} {r['missed_frames']:>4}"
             )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "motion.json"
+    out = args.out or RESULTS / "motion.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {out}")
 

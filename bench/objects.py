@@ -158,7 +158,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-flight", type=int, default=4, help="pool calls outstanding")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    result = run(parser.parse_args())
+    parser.add_argument("--out", type=Path, help="JSON result path (bench/results/objects.json)")
+    args = parser.parse_args()
+    result = run(args)
     base = next(iter(result["cases"].values()))["per_second"]
     print(
         f"SSD MobileNet v2 COCO quant, {result['rounds']} rounds of {result['seconds']} s a "
@@ -171,8 +173,8 @@ def main() -> None:
             f"{name:30} {c['per_second']:>8.1f} {c['per_second'] / base:>7.2f}x "
             f"{c['p50_ms']:>8.2f} {c['p95_ms']:>8.2f}"
         )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "objects.json"
+    out = args.out or RESULTS / "objects.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {out}")
 

@@ -97,7 +97,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    result = run(parser.parse_args())
+    parser.add_argument("--out", type=Path, help="JSON result path (bench/results/passwords.json)")
+    args = parser.parse_args()
+    result = run(args)
     p = result["parameters"]
     print(
         f"argon2id t={p['time_cost']} m={p['memory_cost_kib']} KiB p={p['parallelism']}, "
@@ -109,8 +111,8 @@ def main() -> None:
     for key, value in result.items():
         if key.startswith("parallel_verify_"):
             print(f"{key}: {value:.1f} ms per verify")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "passwords.json"
+    out = args.out or RESULTS / "passwords.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {out}")
 

@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.recording --cameras 10 --seconds 60
+    .venv/bin/python -m bench.recording --cameras 10 --seconds 60 --viewers 10
     .venv/bin/python -m bench.recording --max
 
 One simulator serves N cameras. Vigil records them (its own process: database, media node,
@@ -12,6 +13,9 @@ sampled (``bench/proctree.py``); CPU rates are taken over the steady window only
 seconds after the last recorder started until the stop. The simulator and the whole box are
 sampled alongside and reported apart. After Vigil stops, its index is read back and checked
 against the files on disk and the time recorded, so "no segment lost" is checked, not assumed.
+With ``--viewers N``, N WebSocket viewers (in a thread of this process, signed in through the
+first-run setup) watch the first camera (every camera with ``--viewers-each``) throughout
+Vigil's phase, each reading everything; with none, nobody watches (live view stays paused).
 Figures, never assertions: the table is printed and a JSON result written to bench/results/.
 """
 
@@ -44,7 +48,7 @@ if not __package__:  # run as a file (python bench/recording.py): make ``bench``
 import psutil
 
 from bench.proctree import SystemTracker, TreeTracker, window
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.layout import RecordingsLayout
 from vigil.sim import SimulatedCameras
 from vigil.sim.runner import SERVER_SCRIPT
@@ -90,6 +94,8 @@ class RunParams:
     warmup: float
     interval: float
     http: bool
+    viewers: int = 0  # WebSocket viewers of the first camera (of each with viewers_each)
+    viewers_each: bool = False
 
 
 # --- results ------------------------------------------------------------------------------
@@ -222,6 +228,7 @@ class VigilRecorders:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.started: dict[str, Any] = {}
         self.recording: dict[str, Any] = {}
+        self.viewers: LiveViewers | None = None
 
     def launch(self) -> list[int]:
         cmd = [sys.executable, "-m", "bench.vigil_node", "--data-dir", str(self.data_dir)]
@@ -249,9 +256,19 @@ class VigilRecorders:
         stdin.write("record\n")
         stdin.flush()
         self.recording = self._expect("recording", START_TIMEOUT_S + self._params.cameras)
+        if self._params.viewers:
+            port = self.started.get("http_port")
+            if not port:
+                raise BenchError("--viewers needs the HTTP API (drop --no-http)")
+            ids = [c["id"] for c in self.recording["cameras"]]
+            watched = ids if self._params.viewers_each else ids[:1]
+            self.viewers = LiveViewers(f"http://127.0.0.1:{port}", watched, self._params.viewers)
+            self.viewers.start()
         return []
 
     def stop(self) -> None:
+        if self.viewers is not None:
+            self.viewers.stop()
         stdin = self._process().stdin
         assert stdin is not None
         with contextlib.suppress(OSError):
@@ -266,7 +283,8 @@ class VigilRecorders:
 
     def close(self) -> dict[str, Any]:
         stopped = self._expect("stopped", 5.0)
-        return {"exit_code": self._process().returncode, **self.recording, **stopped}
+        seen = self.viewers.report() if self.viewers is not None else {}
+        return {"exit_code": self._process().returncode, **self.recording, **stopped, **seen}
 
     def _process(self) -> subprocess.Popen[str]:
         if self._proc is None:
@@ -291,6 +309,75 @@ class VigilRecorders:
     def _log_tail(self) -> str:
         lines = self._log_path.read_text(errors="replace").splitlines()
         return "\n".join(lines[-20:])
+
+
+class LiveViewers:
+    """WebSocket viewers of Vigil's live view, each reading everything, in a thread of this
+    process (its CPU is the bench's, not Vigil's). Signed in through the first-run setup."""
+
+    def __init__(self, base: str, camera_ids: list[int], per_camera: int) -> None:
+        self._base = base
+        self._cameras = camera_ids
+        self._per_camera = per_camera
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-viewers", daemon=True)
+        self._received: list[int] = []
+        self._seconds = 0.0
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S) or self._error is not None:
+            raise BenchError(f"live viewers did not start: {self._error}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def report(self) -> dict[str, Any]:
+        rates = [8 * n / 1000 / self._seconds for n in self._received] if self._seconds else []
+        return {
+            "viewers": len(self._received),
+            "viewer_kbps_min": round(min(rates), 1) if rates else None,
+            "viewer_kbps_mean": round(sum(rates) / len(rates), 1) if rates else None,
+        }
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._watch())
+        except BaseException as exc:  # reported by start() or in the result
+            self._error = exc
+            self._ready.set()
+
+    async def _watch(self) -> None:
+        import httpx
+        from websockets.asyncio.client import connect
+
+        from bench.live import set_up_admin
+
+        async with httpx.AsyncClient(base_url=self._base, timeout=30) as http:
+            await set_up_admin(http)
+            urls = []
+            for camera in self._cameras:
+                info = (await http.get(f"/api/cameras/{camera}/live/info")).json()
+                urls += [self._base.replace("http", "ws") + info["websocket"]] * self._per_camera
+        sockets = [await connect(url, max_size=None) for url in urls]
+        self._received = [0] * len(sockets)
+
+        async def read(index: int) -> None:
+            with contextlib.suppress(Exception):
+                async for message in sockets[index]:
+                    self._received[index] += len(message)
+
+        readers = [asyncio.create_task(read(i)) for i in range(len(sockets))]
+        started = time.monotonic()
+        self._ready.set()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.2)
+        self._seconds = time.monotonic() - started
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+        await asyncio.gather(*readers, return_exceptions=True)
 
 
 def bare_command(ffmpeg: str, url: str, segment_seconds: float, out: Path) -> list[str]:
@@ -509,7 +596,8 @@ def check_camera(
     expected = (stop_ms - created_ms) / segment_ms
     on_disk = sum(1 for _ in layout.segments_on_disk(camera_id))
     incoming = layout.incoming_dir(camera_id)
-    left = sum(1 for p in incoming.iterdir() if p.is_file()) if incoming.is_dir() else 0
+    # Segment files only: the node keeps a note of the last finished one there too.
+    left = sum(1 for p in incoming.glob("*.mp4") if p.is_file()) if incoming.is_dir() else 0
     steps = [b[0] - a[0] for a, b in itertools.pairwise(spans)]
     holes = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
     first = (spans[0][0] - created_ms) / 1000 if spans else None
@@ -796,6 +884,15 @@ def print_comparison(outcome: dict[str, Any]) -> None:
         if ratio_key and outcome["ratios"].get(ratio_key) is not None:
             line += f"  {outcome['ratios'][ratio_key]:.2f}x"
         print(line)
+    if params.get("viewers"):
+        seen = phases[0].details
+        each = "each camera" if params.get("viewers_each") else "camera 1"
+        print(
+            f"  live: {seen.get('viewers')} WebSocket viewers of {each}, each receiving "
+            f"{seen.get('viewer_kbps_min')}-{seen.get('viewer_kbps_mean')} kbit/s"
+        )
+    else:
+        print("  live: nobody watching")
     print_segments(outcome["segments"], params["cameras"])
     print(f"  simulator CPU over its whole life: {outcome['simulator_cpu_total_s']:.1f} s")
 
@@ -897,6 +994,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="distinct simulated cameras, shared round-robin (default: one per camera)",
     )
     parser.add_argument("--no-http", dest="http", action="store_false", help="no HTTP API")
+    parser.add_argument(
+        "--viewers", type=int, default=0, help="WebSocket viewers of the first camera, reading all"
+    )
+    parser.add_argument(
+        "--viewers-each", action="store_true", help="--viewers of every camera, not only the first"
+    )
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--max", action="store_true", help="search the largest N held")
     parser.add_argument("--max-steps", default=DEFAULT_MAX_STEPS, help="N to try, in order")
@@ -925,12 +1028,20 @@ def main(argv: list[str] | None = None) -> None:
         path = write_result(outcome, "recording-max.json", args.out)
     else:
         params = RunParams(
-            args.cameras, args.seconds, args.segment_seconds, args.warmup, args.interval, args.http
+            args.cameras,
+            args.seconds,
+            args.segment_seconds,
+            args.warmup,
+            args.interval,
+            args.http,
+            args.viewers,
+            args.viewers_each,
         )
         outcome = compare(params, stream, args.keep, args.baseline)
         outcome["note"] = args.note
         print_comparison(outcome)
-        path = write_result(outcome, f"recording-{args.cameras}.json", args.out)
+        name = f"recording-{args.cameras}" + (f"-v{args.viewers}" if args.viewers else "")
+        path = write_result(outcome, f"{name}.json", args.out)
     print(f"result: {path}")
 
 

@@ -436,8 +436,9 @@ async def main_async(args: argparse.Namespace) -> None:
         "load_average": os.getloadavg(),
         "results": results,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search.json").write_text(json.dumps(out, indent=2) + "\n")
+    path = args.out or RESULTS / "search.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
 
 
 def main() -> None:
@@ -456,6 +457,7 @@ def main() -> None:
     )
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--out", type=Path, help="JSON result path (bench/results/search.json)")
     asyncio.run(main_async(parser.parse_args()))
 
 

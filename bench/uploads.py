@@ -69,7 +69,7 @@ from bench.auth import free_port, server
 from vigil.app import start_services, stop_services
 from vigil.auth.permissions import Scope
 from vigil.auth.tokens import new_api_key, token_hash
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.timeutil import now_ms
 
@@ -544,6 +544,7 @@ def main() -> None:
     parser.add_argument("--size", type=float, default=2.0, help="GiB to write and upload (2)")
     parser.add_argument("--chunk-mb", type=int, default=64, help="MiB per PATCH (64)")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--out", type=Path, help="JSON result path (bench/results/uploads.json)")
     args = parser.parse_args()
     if args.size <= 0 or args.chunk_mb <= 0:
         parser.error("--size and --chunk-mb must be positive")
@@ -565,8 +566,8 @@ def main() -> None:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     report(result)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "uploads.json"
+    out = args.out or RESULTS / "uploads.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {out}")
 

@@ -5,7 +5,7 @@ the HTTP API on a free port), so the measuring process sees exactly what a user 
 One JSON object a line goes to stdout; logs go to stderr::
 
     -> {"event": "started", ...}      services up, no camera yet (the idle figure); where
-                                      the database and the recordings are
+                                      the database and the recordings are, the HTTP port
     <- "record"                       one camera per URL is created
     -> {"event": "recording", ...}    every camera created (their ids and creation times)
     <- end of stdin                   the services stop, recorders finish their segments
@@ -43,10 +43,10 @@ async def wait_stdin_closed() -> None:
 
 
 @contextlib.asynccontextmanager
-async def http_server(services: Services, enabled: bool) -> AsyncIterator[None]:
-    """The API that ``vigil serve`` runs around the services, on a free port."""
+async def http_server(services: Services, enabled: bool) -> AsyncIterator[int | None]:
+    """The API that ``vigil serve`` runs around the services, on a free port (yielded)."""
     if not enabled:
-        yield
+        yield None
         return
     import uvicorn
 
@@ -58,13 +58,14 @@ async def http_server(services: Services, enabled: bool) -> AsyncIterator[None]:
         port=0,
         log_config=None,
         access_log=False,
+        ws_per_message_deflate=False,  # as vigil serve: video does not compress
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     try:
-        yield
+        yield int(server.servers[0].sockets[0].getsockname()[1]) if server.started else None
     finally:
         server.should_exit = True
         await task
@@ -91,11 +92,12 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=args.data_dir)
     services = await start_services(settings)
     try:
-        async with http_server(services, args.http):
+        async with http_server(services, args.http) as port:
             emit(
                 "started",
                 database_url=settings.database_url,
                 recordings_dir=str(settings.recordings_dir.resolve()),
+                http_port=port,
             )
             if (await read_stdin_line()).strip() != "record":
                 return

@@ -11,17 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import BACKENDS, only_sqlite
 from tests.postgres import fresh_database, throwaway_server
 from vigil.app import Services, start_services, stop_services
 from vigil.auth.tokens import token_hash
 from vigil.link.messages import SegmentRecord
 from vigil.logs import install_redaction
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.layout import segment_key
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 
-BACKENDS = ["sqlite", "postgresql"]
+
+@pytest.hookimpl(tryfirst=True)  # before the marks are read and the fixture's params apply
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if only_sqlite(metafunc):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +170,13 @@ def silent_sim() -> Iterator[SimulatedCameras]:
 def auth_sim() -> Iterator[SimulatedCameras]:
     """One simulated camera that wants credentials."""
     with SimulatedCameras(cameras=1, auth=AUTH_SIM_CREDENTIALS, **SMALL_CLIP) as cameras:
+        yield cameras
+
+
+@pytest.fixture(scope="session")
+def hevc_sim() -> Iterator[SimulatedCameras]:
+    """Two simulated cameras sending H.265, which most browsers cannot decode."""
+    with SimulatedCameras(cameras=2, codec="h265", **SMALL_CLIP) as cameras:
         yield cameras
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 import warnings
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from vigil.store.database import sync_url
 from vigil.store.migrate import upgrade
 from vigil.store.models import Base
+from vigil.store.segments import Interval, merge_spans
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -101,3 +103,57 @@ def test_the_upgrade_finds_usernames_that_clash_once_case_is_folded(tmp_path: Pa
         (1, "user.name_clash", "user:5"),
     ]
     assert '"same_as_user": 1' in clashes[0][3]
+
+
+def test_the_upgrade_derives_recording_spans_from_the_rows_there_are(database_url: str) -> None:
+    """0009 fills recording_spans from the segments already indexed, indexed in any order."""
+    upgrade(database_url, "0008")
+    rng = random.Random(5)
+    rows = []
+    for camera_id in (1, 2):
+        at = 1_700_000_000_000
+        for n in range(120):
+            length = rng.choice([2000, 2000, 1500, 10_000])
+            rows.append((camera_id, f"{camera_id}/{n}.mp4", at, at + length))
+            at += rng.choice([2000, 2000, 1000, 3500, 3501, 60_000])
+    expected = []
+    for camera_id in (1, 2):
+        own = sorted((r for r in rows if r[0] == camera_id), key=lambda r: r[2])
+        spans = merge_spans([Interval(start, end) for _, _, start, end in own])
+        expected += [(camera_id, s.start_ms, s.end_ms) for s in spans]
+    rng.shuffle(rows)  # as reconciliation indexes old files after new ones
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO orgs (name, require_mfa, created_at) VALUES ('S', false, 0)")
+            )
+            for name in ("a", "b"):
+                conn.execute(
+                    text(
+                        "INSERT INTO cameras (org_id, name, main_url, enabled, recording,"
+                        " segment_seconds, record_mode, node, created_at, updated_at)"
+                        " VALUES (1, :name, 'rtsp://x/1', true, true, 2, 'continuous', 'local',"
+                        " 0, 0)"
+                    ),
+                    {"name": name},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO segments (camera_id, node, path, start_ms, end_ms, size,"
+                    " protected, motion) VALUES (:c, 'local', :p, :s, :e, 1, false, false)"
+                ),
+                [{"c": c, "p": p, "s": s, "e": e} for c, p, s, e in rows],
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            spans = conn.execute(
+                text(
+                    "SELECT camera_id, start_ms, end_ms FROM recording_spans"
+                    " ORDER BY camera_id, start_ms"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in spans] == expected
+    assert len(expected) > 10

@@ -18,12 +18,13 @@ from vigil.library.service import LibraryService
 from vigil.library.storage import Lifecycle, Tiered
 from vigil.library.tus import Uploads
 from vigil.link.local import LocalLink
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.mqtt.bridge import MqttBridge
 from vigil.mqtt.publisher import Command, MqttPublisher
-from vigil.node.ffmpeg import find_ffmpeg
 from vigil.node.node import MediaNode
 from vigil.nodes.registry import NodeRegistry
 from vigil.playback.service import Playback
+from vigil.playback.transcode import RecordedH264
 from vigil.secrets import SecretBox
 from vigil.settings import LibrarySettings, Settings
 from vigil.store.cameras import CameraNotFound, CameraStore
@@ -54,6 +55,7 @@ class Services:
     uploads: Uploads
     playback: Playback = field(default_factory=Playback)
     mqtt: MqttPublisher | None = None
+    recorded_h264: RecordedH264 | None = None  # recordings converted for browsers without HEVC
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -117,6 +119,9 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     )
     services = Services(
         settings, db, cameras, segments, registry, node, exports, auth, events, library, uploads
+    )
+    services.recorded_h264 = RecordedH264(
+        settings.data_dir / "h264", find_ffmpeg(settings.node.ffmpeg), settings.node.max_transcodes
     )
     services.tasks.append(
         asyncio.create_task(

@@ -54,7 +54,7 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the application server and a media node in one process."""
-    from vigil.node.ffmpeg import FfmpegUnusable
+    from vigil.media.ffmpeg import FfmpegUnusable
     from vigil.server import run_server
 
     _logging(verbose)
@@ -80,7 +80,7 @@ def demo(
 ) -> None:
     """Serve with simulated cameras recording, on SQLite in DATA_DIR; ready in seconds."""
     from vigil.demo import run_demo
-    from vigil.node.ffmpeg import FfmpegUnusable
+    from vigil.media.ffmpeg import FfmpegUnusable
 
     _logging(verbose)
     settings = _settings(None, data_dir=data_dir)
@@ -106,12 +106,15 @@ def sim(
         Literal["test", "walker"],
         typer.Option(help="test pattern, or a person walking across at 2-8 s of each minute"),
     ] = "test",
+    codec: Annotated[
+        Literal["h264", "h265"], typer.Option(help="video codec the cameras send")
+    ] = "h264",
 ) -> None:
     """Serve looping simulated RTSP cameras on 127.0.0.1; prints one URL per line."""
     from vigil.sim.runner import SimulatorUnavailable, run_sim
 
     try:
-        run_sim(cameras, port, width, height, fps, bitrate, audio, control_port, auth, scene)
+        run_sim(cameras, port, width, height, fps, bitrate, audio, control_port, auth, scene, codec)
     except SimulatorUnavailable as exc:
         raise _fail(str(exc)) from None
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from vigil import allocator
 from vigil.app import Services, start_services, stop_services
 from vigil.logs import install_redaction
 from vigil.settings import Settings
@@ -57,7 +58,12 @@ async def serve_http(settings: Settings, services: Services) -> None:
         # would cost the node about a core per 100 Mbit/s of viewers, for nothing.
         ws_per_message_deflate=False,
     )
-    await _Server(config).serve()
+    # Long runs hand freed C memory back to the system (see vigil.allocator).
+    trimming = asyncio.create_task(allocator.trim_every())
+    try:
+        await _Server(config).serve()
+    finally:
+        trimming.cancel()
 
 
 async def run_server(settings: Settings) -> None:

@@ -56,6 +56,13 @@ class NodeSettings(Section):
         "stopped 10 s after the last, or kept running so that grids play at once (one more "
         "camera connection and stream-copy ffmpeg per camera with a sub_url)",
     )
+    max_transcodes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="live views converted to H.264 at once, for browsers that cannot play "
+        "a camera's codec (H.265): each costs about half a core at 1080p; 0: none",
+    )
     detector: str = Field(
         default="ssd", description="object detector: ssd, hog, onnx or remote (see docs)"
     )

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import TEST_ORG, Seed
 from tests.people import PASSWORD, grant
 from vigil.api.app import create_app
@@ -109,8 +110,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/cameras/{camera_id}/recordings/protect"):    "U F A A N A F",
     ("POST", "/api/cameras/{camera_id}/recordings/unprotect"):  "U F A A N A F",
     ("GET", "/api/cameras/{camera_id}/vod.m3u8"):               "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/h264/{part}/{path}"):     "U A A A N A F",
     ("GET", "/api/cameras/{camera_id}/timeline"):               "U A A A N A F",
     ("GET", "/api/cameras/{camera_id}/segments/{segment_id}/preview.jpg"): "U A A A N A F",
+    ("GET", "/api/cameras/{camera_id}/preview.jpg"):            "U A A A N A F",
     ("GET", "/api/cameras/{camera_id}/frame.jpg"):              "U A A A N A F",
     ("GET", "/api/cameras/{camera_id}/live/info"):              "U A A A N A F",
     ("GET", "/api/cameras/{camera_id}/snapshot.jpg"):           "U A A A N A F",
@@ -307,6 +310,7 @@ async def build_world(services: Services, settings: Settings, seed: Seed) -> Wor
         "camera_id": str(camera.id),
         "segment_id": str(segment.id),
         "path": record.path,
+        "part": "init",
         "generation": "1",
         "sequence": "0",
         "export_id": str(export.id),
@@ -478,7 +482,6 @@ async def _call(app: FastAPI, world: World, role: str, method: str, path: str) -
     return _outcome(response)
 
 
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 DELETES = sorted(route for route in EXPECTED if route[0] == "DELETE")
 
 

@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.api.conftest import AddCamera, Json
+from tests.backends import SQLITE_ONLY
 from tests.conftest import SecretWatch
 from tests.node.helpers import eventually
 from tests.people import api_key
@@ -24,14 +25,14 @@ from tests.serve import serving
 from vigil.api.app import create_app
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
-from vigil.node.ffmpeg import find_ffmpeg
-from vigil.node.fmp4 import boxes, parse_fragment, parse_init
+from vigil.media.ffmpeg import find_ffmpeg
+from vigil.media.fmp4 import parse_fragment, parse_init
+from vigil.media.mp4 import boxes
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.models import User
 
 # Live media does not touch the database: these run on SQLite only, to keep the suite short.
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture

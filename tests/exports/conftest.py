@@ -1,16 +1,20 @@
 """Export fixtures: two simulated cameras recorded once per session (2 s segments, ~34 s),
-then laid into each test's own recordings folder and database."""
+then laid into each test's own recordings folder and database. The first camera is recorded
+the way a camera already streaming to someone else is: the recorder joins mid-GOP, so the
+first segment of its connection starts with a keyframe whose packet carried no timestamp."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 
@@ -45,9 +49,45 @@ class Recording:
         return self.segments[-1].end_ms
 
 
+class Viewer:
+    """Another client of a camera: keeps its stream running, notes when keyframes arrive."""
+
+    def __init__(self, url: str) -> None:
+        self._container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=10)
+        self.keyframes: list[float] = []  # time.monotonic() of each keyframe's arrival
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="export-viewer", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        try:
+            for packet in self._container.demux(video=0):
+                if self._stop.is_set():
+                    break
+                if packet.is_keyframe:
+                    self.keyframes.append(time.monotonic())
+        finally:
+            self._container.close()
+
+    async def mid_gop(self, into: float = 0.1) -> None:
+        """Return ``into`` seconds after a keyframe arrived (keyframes come a second apart):
+        a recorder started then joins before the next one, however long it takes to
+        connect (up to most of a second)."""
+        while len(self.keyframes) < 3:  # past what the viewer's probe read in a burst
+            assert self._thread.is_alive(), "the viewer lost the camera"
+            await asyncio.sleep(0.05)
+        last = self.keyframes[-1]
+        await asyncio.sleep((last + into - time.monotonic()) % 1.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
 @pytest.fixture(scope="session")
 def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
-    """Record two simulated cameras at once with 2 s segments (real ffmpeg, real RTSP)."""
+    """Record two simulated cameras at once with 2 s segments (real ffmpeg, real RTSP); the
+    first while someone else watches it, its recorder connecting mid-GOP."""
     data = tmp_path_factory.mktemp("export-footage")
 
     async def record() -> list[Recording]:
@@ -57,9 +97,11 @@ def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) 
             retention={"interval_seconds": 3600, "min_free_bytes": 0},
         )
         services = await start_services(settings)
+        viewer = await asyncio.to_thread(Viewer, sim.urls[2])
         try:
             org = await services.auth.users.create_org("Test school")
             assert org.id == TEST_ORG
+            await viewer.mid_gop()
             cameras = [
                 await services.cameras.create(
                     CameraFields(name=f"rec {i}", main_url=url, segment_seconds=2), org_id=TEST_ORG
@@ -69,6 +111,7 @@ def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) 
             for camera in cameras:
                 await wait_segments(services, camera.id, SEGMENTS, timeout=90)
         finally:
+            await asyncio.to_thread(viewer.close)
             await stop_services(services)
         result = []
         for camera in cameras:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,24 +18,42 @@ from tests.exports.conftest import AddFootage, Recording, wait_export
 from vigil.app import Services
 from vigil.cli import cli
 from vigil.exports.manifest import MANIFEST, MANIFEST_SHA256, SHA256SUMS
-from vigil.node.mp4 import top_level_boxes
+from vigil.media.mp4 import file_boxes
 from vigil.settings import Settings
+from vigil.sim.framecode import read_frame_code
 from vigil.timeutil import iso, parse_instant
+
+FPS = 10  # tests/conftest.py SMALL_CLIP: 10 fps, a keyframe a second, a 20 s loop
+LOOP_FRAMES = 200
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def video_seconds(path: Path) -> float:
-    """Seconds of video in a file: first frame's start to last frame's end (PyAV, demux)."""
+def video_seconds(path: Path, kind: str = "video") -> float:
+    """Seconds of video (or audio) a player plays: first frame's start to last frame's end
+    (PyAV, demux; frames an edit list hides left out)."""
     with av.open(str(path)) as container:
-        video = container.streams.video[0]
-        assert video.time_base is not None
-        packets = [p for p in container.demux(video) if p.pts is not None]
+        stream = next(s for s in container.streams if s.type == kind)
+        assert stream.time_base is not None
+        packets = [p for p in container.demux(stream) if p.pts is not None and not p.is_discard]
         first = min(p.pts for p in packets if p.pts is not None)
         end = max(p.pts + (p.duration or 0) for p in packets if p.pts is not None)
-        return float((end - first) * video.time_base)
+        return float((end - first) * stream.time_base)
+
+
+def shown_frame_codes(path: Path) -> list[int]:
+    """The simulator's frame code of every frame a player shows, in order."""
+    with av.open(str(path)) as container:
+        return [read_frame_code(frame) for frame in container.decode(video=0)]
+
+
+def first_packets(path: Path, count: int) -> list[tuple[int, int]]:
+    """(pts, duration) of a file's first video packets, in its time base."""
+    with av.open(str(path)) as container:
+        packets = itertools.islice(container.demux(video=0), count)
+        return [(p.pts or 0, p.duration or 0) for p in packets]
 
 
 def codecs(path: Path) -> tuple[str, str | None]:
@@ -84,14 +104,19 @@ async def export(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     return done
 
 
-async def test_a_30_second_export_is_cut_at_keyframes_faststart_and_verifies(
+async def test_a_30_second_export_from_a_connections_first_segment_is_cut_to_the_frame(
     client: httpx.AsyncClient,
     settings: Settings,
     add_footage: AddFootage,
     recordings: list[Recording],
 ) -> None:
     camera = await add_footage(0, name="Front door")
-    # Mid-segment, between keyframes (1 s apart), in the first segment of a connection.
+    first_file, second_file = (recordings[0].root / s.path for s in recordings[0].segments[:2])
+    # The first segment of the connection: the recorder joined mid-GOP, the camera's keyframe
+    # came without a timestamp and is stamped at zero, lasting until the next frame's stamp.
+    (_, lead), (_, frame) = await asyncio.to_thread(first_packets, first_file, 2)
+    assert lead > 1.5 * frame, "the recorder did not join the camera mid-GOP"
+    # Mid-segment, between keyframes (1 s apart), in that first segment.
     start = camera.segments[0].start_ms + 1300
     end = start + 30_000
     done = await export(client, camera_ids=[camera.id], start=start, end=end, title="Case 42")
@@ -103,14 +128,31 @@ async def test_a_30_second_export_is_cut_at_keyframes_faststart_and_verifies(
     path = folder / entry["name"]
     assert not path.is_relative_to(settings.recordings_dir)
 
-    # What a player sees: H.264 + AAC, 30 s within one keyframe interval, moov before mdat.
+    # What a player sees: H.264 + AAC, 30 s to the frame, moov before mdat.
     assert codecs(path) == ("h264", "aac")
-    assert abs(video_seconds(path) - 30) <= 1.0
-    boxes = [box.type for box in top_level_boxes(path)[0]]
+    assert abs(video_seconds(path) - 30) <= 1 / FPS, video_seconds(path)
+    assert abs(video_seconds(path, "audio") - 30) <= 1 / FPS, video_seconds(path, "audio")
+    boxes = [box.type for box in file_boxes(path).boxes]
     assert boxes.index("moov") < boxes.index("mdat")
     first = parse_instant(entry["first_instant"])
-    assert start - 1000 <= first <= start
-    assert abs(parse_instant(entry["last_instant"]) - end) <= 200
+    last = parse_instant(entry["last_instant"])
+    assert start <= first < start + 1000 // FPS
+    assert abs(last - end) < 1000 // FPS
+
+    # The frames at both ends are the ones the manifest names, read off the picture: the
+    # frame code at an instant counts on from the second segment's first frame (a keyframe
+    # stamped right, its segment's start), ten a second. Every frame between is there.
+    reference = camera.segments[1].start_ms
+    reference_code = (await asyncio.to_thread(shown_frame_codes, second_file))[0]
+
+    def code_at(instant: int) -> int:
+        return (reference_code + round((instant - reference) * FPS / 1000)) % LOOP_FRAMES
+
+    codes = await asyncio.to_thread(shown_frame_codes, path)
+    assert codes[0] == code_at(first)
+    assert codes[-1] == code_at(last - 1000 // FPS)
+    assert all((b - a) % LOOP_FRAMES == 1 for a, b in itertools.pairwise(codes)), codes
+    assert len(codes) == round((last - first) * FPS / 1000)
 
     # Downloads: the whole file, and a byte range.
     whole = await client.get(entry["url"])

@@ -11,7 +11,7 @@ from tests.exports.conftest import AddFootage
 from vigil.app import Services
 from vigil.exports.job import CameraJob, export_camera, pin_sources
 from vigil.exports.manifest import verify
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.store.models import Export
 from vigil.timeutil import now_ms

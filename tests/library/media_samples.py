@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 
 # The phone's clock: 12:20:30.000 at +02:00, i.e. 10:20:30 UTC.
 PHONE_CAPTURED_MS = 1_715_941_230_000

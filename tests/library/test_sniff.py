@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from vigil.library.sniff import HEAD_BYTES, sniff
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 
 # Each sample's file name, then the type it must be found to be (None: refused).
 MEDIA = {

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from tusclient import client
 from tusclient.exceptions import TusCommunicationError
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import SecretWatch
 from tests.library.test_storage import peak_rss, reset_peak_rss
 from tests.people import api_key, make_user, signed_in
@@ -38,7 +39,7 @@ from vigil.app import Services
 from vigil.auth.principal import Principal
 from vigil.library.service import QuotaExceeded
 from vigil.library.tus import Uploads
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.store.database import Database
 from vigil.store.models import MediaItem, Upload
@@ -48,7 +49,6 @@ MB = 1 << 20
 CHUNK = 8 * MB
 BIG = 300 * MB
 HOUR = 3_600_000
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @dataclass

@@ -11,20 +11,39 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import httpx
 import psutil
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import TEST_ORG
 from tests.node.helpers import segments_of
 from tests.people import PASSWORD
 from vigil.app import start_services, stop_services
-from vigil.link.messages import EventKind, EventRecord, EventStage
-from vigil.node.layout import INCOMING, start_from_key
-from vigil.settings import Settings
+from vigil.link.messages import (
+    CameraConfig,
+    CameraStatus,
+    EventKind,
+    EventRecord,
+    EventStage,
+    SegmentRecord,
+)
+from vigil.node.layout import INCOMING, INCOMING_MARK, RecordingsLayout, start_from_key
+from vigil.node.recorder import CameraRecorder
+from vigil.settings import NodeSettings, Settings
+from vigil.sim.framecode import read_frame_code
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 from vigil.store.events import EventFilter
+from vigil.store.models import Segment
 from vigil.timeutil import now_ms
+
+# The recorder and its files, not the store, are under test here: one database is enough.
+pytestmark = SQLITE_ONLY
+
+# The simulator's cameras (tests.conftest.SMALL_CLIP): a frame every 100 ms, its number drawn in.
+FRAME_MS = 100
+FRAME_CODES = 4096
 
 
 def free_port() -> int:
@@ -57,6 +76,20 @@ async def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError(f"vigil serve did not come up:\n{log.read_text()}")
+
+
+def frame_codes(path: Path) -> list[int]:
+    """The simulator's frame numbers in a recorded file, in order."""
+    with av.open(str(path)) as container:
+        return [read_frame_code(frame) for frame in container.decode(video=0)]
+
+
+def assert_follows(recordings: Path, before: Segment, after: Segment) -> None:
+    """``after`` takes up where ``before`` ends, in its frames and in the index alike."""
+    last, first = frame_codes(recordings / before.path)[-1], frame_codes(recordings / after.path)[0]
+    assert (first - last) % FRAME_CODES == 1, f"frames {last} then {first}: footage is missing"
+    gap = after.start_ms - before.end_ms
+    assert abs(gap) <= FRAME_MS, f"a {gap} ms gap between {before.path} and {after.path}"
 
 
 def ffmpegs_writing_to(folder: Path) -> list[psutil.Process]:
@@ -142,6 +175,12 @@ async def test_sigkill_mid_recording_loses_nothing(
         on_disk = {p.relative_to(recordings).as_posix() for p in recordings.glob("*/*/*/*.mp4")}
         assert indexed <= after, "nothing indexed before the crash is lost"
         assert before_the_crash(on_disk) == before_the_crash(after), "disk and index agree"
+        # ffmpeg finished the segment it was writing when the server died (kill -9), and the
+        # restarted node placed it where its frames belong: right after the one before.
+        for camera_id in ids:
+            written = [s for s in await segments_of(restarted, camera_id) if s.start_ms < killed_at]
+            assert written[-1].path not in indexed, "the segment cut short is recovered"
+            assert_follows(recordings, written[-2], written[-1])
     finally:
         await stop_services(restarted)
 
@@ -191,3 +230,43 @@ async def test_events_left_open_by_a_killed_node_end_when_it_starts_again(
         assert {e.uid: e.end_ms is None for e in events} == {"killed-run": False, "new-run": True}
     finally:
         await stop_services(services)
+
+
+class Collected:
+    """A recorder's sink that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.segments: list[SegmentRecord] = []
+
+    async def segment_finished(self, record: SegmentRecord) -> None:
+        self.segments.append(record)
+
+    async def status_changed(self, status: CameraStatus) -> None:
+        pass
+
+
+async def test_segments_left_in_incoming_are_placed_by_their_run_timeline(
+    tmp_path: Path, sample_mp4: bytes
+) -> None:
+    """A run killed mid-segment leaves two files: one finished but not yet moved and one cut
+    short. Their file times say when they were last written, not when their frames were
+    seen; the run's mark places them back to back with the segment before them."""
+    layout = RecordingsLayout(tmp_path)
+    incoming = layout.incoming_dir(1)
+    incoming.mkdir(parents=True)
+    finished, cut_short = incoming / "000000007.mp4", incoming / "000000008.mp4"
+    finished.write_bytes(sample_mp4)  # 2 s
+    cut_short.write_bytes(sample_mp4[: len(sample_mp4) * 3 // 4])  # its first 1 s is whole
+    seen_ms = 1_780_000_000_000  # the finished one ended here, on the run's timeline
+    (incoming / INCOMING_MARK).write_text(f"{finished.name} {seen_ms}\n")
+    for path in (finished, cut_short):
+        os.utime(path, ((seen_ms + 9_000) / 1000,) * 2)  # flushed long after
+    sink = Collected()
+    camera = CameraConfig(id=1, name="porch", main_url="rtsp://127.0.0.1:9/x")
+    recorder = CameraRecorder(camera, layout, "ffmpeg", NodeSettings(), sink)
+
+    await recorder.recover_incoming()
+
+    spans = [(s.start_ms, s.end_ms) for s in sink.segments]
+    assert spans == [(seen_ms - 2_000, seen_ms), (seen_ms, seen_ms + 1_000)]
+    assert not any(incoming.iterdir()), "placed, and the mark used up"

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import SMALL_CLIP, TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_segments, wait_state
 from vigil.app import Services
@@ -25,6 +26,9 @@ from vigil.sim.framecode import read_frame_code
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 from vigil.store.models import Camera
+
+# The recorder and its files, not the store, are under test here: one database is enough.
+pytestmark = SQLITE_ONLY
 
 DETECT = DetectConfig()  # 5 fps at 320x180, from the sub stream when there is one
 MAIN_FRAMES = SMALL_CLIP["fps"] * SMALL_CLIP["loop_seconds"]  # frame codes loop after these
@@ -52,13 +56,14 @@ WITHOUT_DETECTION = [
     "-stats_period", "1", "-rtsp_transport", "tcp", "-timeout", "3000000",
     "-fflags", "+genpts", "-i", "rtsp://admin:pw@10.0.0.5:554/main",
     "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "copy",
-    "-f", "segment", "-segment_time", "2", "-segment_time_delta", "0.5",
-    "-segment_format", "mp4", "-segment_format_options",
-    "movflags=+frag_keyframe+empty_moov+default_base_moof", "-reset_timestamps", "1",
-    "-segment_list", "pipe:1", "-segment_list_type", "csv", "/rec/.incoming/%09d.mp4",
-    "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "copy",
-    "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-    "-frag_duration", "200000", "-flush_packets", "1", "pipe:5",
+    # One tee output: segments, and live view behind a fifo that drops packets when unread.
+    "-f", "tee",
+    "[f=segment:segment_time=2:segment_time_delta=0.5:segment_format=mp4:"
+    "segment_format_options=movflags\\\\=+frag_keyframe+empty_moov+default_base_moof"
+    "\\\\:flush_packets\\\\=1:reset_timestamps=1:segment_list=pipe\\\\:1:segment_list_type=csv]/rec/.incoming/%09d.mp4"
+    "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=200000:"
+    "flush_packets=1:use_fifo=1:onfail=ignore:fifo_options=queue_size\\\\=120"
+    "\\\\:drop_pkts_on_overflow\\\\=1\\\\:restart_with_keyframe\\\\=1]pipe:5",
 ]  # fmt: skip
 
 
@@ -209,7 +214,6 @@ def recorded_code(services: Services, path: str, seconds: float) -> int:
     return read_frame_code(min(decoded, key=lambda pair: pair[0])[1])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_frames_come_at_the_set_rate_and_size_with_the_cameras_picture(
     services: Services, sim: SimulatedCameras
 ) -> None:
@@ -244,7 +248,6 @@ async def test_frames_come_at_the_set_rate_and_size_with_the_cameras_picture(
     assert min(apart, MAIN_FRAMES - apart) <= 15, "within 1.5 s of the recording"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_frames_go_on_after_the_camera_drops(
     services: Services, sim: SimulatedCameras
 ) -> None:
@@ -266,7 +269,6 @@ async def test_frames_go_on_after_the_camera_drops(
     assert len(await segments_of(services, camera.id)) >= 1
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_with_a_sub_stream_frames_come_from_it(
     services: Services, sim: SimulatedCameras, sub_sim: SimulatedCameras
 ) -> None:
@@ -301,7 +303,6 @@ async def test_with_a_sub_stream_frames_come_from_it(
         sub_sim.resume(sub_sim.names[0])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_sub_stream_that_cannot_be_read_does_not_stop_recording(
     services: Services, sim: SimulatedCameras
 ) -> None:

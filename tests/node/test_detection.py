@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, wait_segments
 from vigil.app import Services
@@ -16,7 +17,7 @@ from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 
 
 @pytest.fixture(params=["unknown", "broken-model"])

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import cli
-from vigil.node.ffmpeg import FfmpegUnusable, ffmpeg_version, find_ffmpeg
+from vigil.media.ffmpeg import FfmpegUnusable, ffmpeg_version, find_ffmpeg
 
 DEBIAN_12 = "ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_state
 from vigil.app import start_services, stop_services
@@ -17,6 +18,9 @@ from vigil.link.messages import CameraState
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
+
+# The recorder and its files, not the store, are under test here: one database is enough.
+pytestmark = SQLITE_ONLY
 
 
 @pytest.fixture
@@ -36,7 +40,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 # A disk filling up is the node's business; the database (SQLite here) plays no part.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_full_disk_is_reported_and_the_floor_makes_room(
     settings: Settings, small_disk: Path, sim: SimulatedCameras
 ) -> None:

@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
+import os
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import av
 import pytest
 
+from tests.backends import SQLITE_ONLY
 from tests.conftest import TEST_ORG
-from tests.node.helpers import eventually, segments_of, wait_state
+from tests.node.helpers import eventually, segments_of, wait_segments, wait_state
 from vigil.app import Services
 from vigil.link.messages import CameraState
-from vigil.node.ffmpeg import find_ffmpeg
-from vigil.node.fmp4 import boxes, parse_fragment, parse_init
-from vigil.node.live import Fragment, LiveStream, StreamStart
+from vigil.media.ffmpeg import find_ffmpeg
+from vigil.media.fmp4 import parse_fragment, parse_init
+from vigil.media.mp4 import boxes
+from vigil.node.live import Fragment, LiveStream, StreamStart, Viewer
+from vigil.node.pipes import LIVE_PIPE_BYTES, OutputPipe
+from vigil.node.snapshot import keyframe_jpeg
+from vigil.sim.framecode import read_frame_code
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
+from vigil.store.segments import SPAN_TOLERANCE_MS
+
+# The recorder and its files, not the store, are under test here: one database is enough.
+pytestmark = SQLITE_ONLY
 
 LIVE_MOVFLAGS = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof",
                  "-frag_duration", "200000"]  # fmt: skip
@@ -62,19 +74,38 @@ def split(data: bytes) -> tuple[bytes, list[bytes]]:
 class FfmpegRun:
     """One run of a camera's ffmpeg as the stream sees it: a pipe written to, then closed."""
 
-    def __init__(self, stream: LiveStream) -> None:
-        self._pipe = asyncio.StreamReader()
-        self._task = asyncio.create_task(stream.consume(self._pipe))
+    def __init__(self, stream: LiveStream, streaming: Callable[[], bool] = lambda: True) -> None:
+        self._stream = stream
+        self._pipe = OutputPipe(LIVE_PIPE_BYTES)
+        self._task = asyncio.create_task(stream.consume(self._pipe, streaming))
+        self.written = 0
 
     async def write(self, *chunks: bytes) -> None:
+        """Write into the pipe (blocking, like ffmpeg, while it is full), then wait until the
+        stream has read everything."""
+        await self.push(*chunks)
+        await eventually(self._read, bool, 10, "the stream to read what was written")
+        for _ in range(5):  # let the viewers run, as between two writes
+            await asyncio.sleep(0)
+
+    async def push(self, *chunks: bytes) -> None:
+        """Write into the pipe without waiting for the stream to read it."""
         for chunk in chunks:
-            self._pipe.feed_data(chunk)
-            for _ in range(5):  # let the stream and its viewers run, as between two writes
-                await asyncio.sleep(0)
+            await asyncio.to_thread(_write_all, self._pipe.write_fd, chunk)
+            self.written += len(chunk)
+
+    async def _read(self) -> bool:
+        return self._stream.bytes_read >= self.written
 
     async def exit(self) -> None:
-        self._pipe.feed_eof()
+        self._pipe.close_write_end()
         await asyncio.wait_for(self._task, 5)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 async def run_ffmpeg(stream: LiveStream, *chunks: bytes) -> FfmpegRun:
@@ -182,12 +213,12 @@ async def test_a_slow_viewer_skips_to_a_keyframe_then_is_dropped(h264: bytes) ->
 async def test_hls_window_and_snapshot(h264: bytes) -> None:
     init, fragments = split(h264)
     stream = LiveStream(camera_id=1, hls_segments=2)
-    assert stream.hls.playlist() is None
+    assert await stream.hls_playlist() is None  # a player asks: live media is read from now on
     assert await stream.snapshot() is None
     await (await run_ffmpeg(stream, init, *fragments)).exit()  # three GOPs
     assert await stream.snapshot() is None, "no stale picture once ffmpeg has exited"
     restarted = await run_ffmpeg(stream, init, *fragments[:6])
-    playlist = stream.hls.playlist()
+    playlist = await stream.hls_playlist()
     assert playlist is not None
     assert playlist.splitlines() == [
         "#EXTM3U",
@@ -226,7 +257,6 @@ async def test_garbage_in_the_pipe_pauses_live_without_blocking_ffmpeg() -> None
     assert stream.start is None
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_camera_not_recording_is_still_live(
     services: Services, sim: SimulatedCameras
 ) -> None:
@@ -239,8 +269,175 @@ async def test_a_camera_not_recording_is_still_live(
     assert live is not None
 
     async def window() -> str:
-        return live.hls.playlist() or ""
+        return await live.hls_playlist() or ""  # a player polling it
 
     await eventually(window, lambda text: text.count("#EXTINF") >= 3, 20, "3 s of live media")
     assert await segments_of(services, camera.id) == []
     assert sim.clients("cam3") == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def long_h264(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """40 s without audio: a GOP a second, five fragments a GOP."""
+    path = tmp_path_factory.mktemp("live") / "long.mp4"
+    return encode(path, "-c:v", "libx264", "-profile:v", "main", seconds=40)
+
+
+def paused(stream: LiveStream) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return stream.paused
+
+    return probe
+
+
+def gop(fragments: list[bytes], second: int) -> list[bytes]:
+    return fragments[5 * second : 5 * second + 5]
+
+
+async def test_unwatched_live_is_not_read_and_a_late_viewer_sees_the_current_picture(
+    long_h264: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody watches: the node stops reading after the first picture, and what ffmpeg writes
+    meanwhile stays in the pipe. A viewer who comes much later starts on the picture ffmpeg
+    sends then, never on what waited in the pipe; a snapshot likewise."""
+    monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 2.0)
+    init, fragments = split(long_h264)
+    clock = FakeClock()
+    stream = LiveStream(camera_id=1, clock=clock)
+    run = FfmpegRun(stream)
+    clock.now = 1.0  # the camera's first second arrives
+    await run.push(init, *gop(fragments, 0))
+    await eventually(paused(stream), bool, 10, "the reading to pause")
+    assert stream.has_picture, "live/info says the camera sends pictures"
+    read = stream.bytes_read
+
+    clock.now = 4.0  # ffmpeg writes on until the pipe is full (then its fifo drops packets)
+    await run.push(*gop(fragments, 1), *gop(fragments, 2), *gop(fragments, 3))
+    await asyncio.sleep(0.2)
+    assert stream.bytes_read == read, "nothing read while nobody watches"
+
+    clock.now = 30.0  # much later, someone opens the camera
+    viewer = stream.join()
+    assert isinstance(await viewer.get(), StreamStart)
+    await run.write(*gop(fragments, 29))  # what the camera sends now
+    first = await asyncio.wait_for(viewer.get(), 5)
+    assert isinstance(first, Fragment)
+    assert first.data == gop(fragments, 29)[0], "the current picture, not one from the pipe"
+    assert first.keyframe
+    viewer.close()
+
+    clock.now = 33.0  # the idle delay has passed: the reading pauses at the next keyframe
+    await run.push(*gop(fragments, 32))
+    await eventually(paused(stream), bool, 10, "the reading to pause again")
+    assert stream.pauses == 2
+    clock.now = 35.0
+    await run.push(*gop(fragments, 33), *gop(fragments, 34))
+
+    clock.now = 38.0  # a snapshot is asked for: the picture of now, not of the pipe
+    snapshot = asyncio.create_task(stream.snapshot())
+    await asyncio.sleep(0.2)
+    await run.write(*gop(fragments, 37))
+    jpeg = await asyncio.wait_for(snapshot, 5)
+    assert jpeg == keyframe_jpeg(init, gop(fragments, 37)[0])
+    assert jpeg != keyframe_jpeg(init, gop(fragments, 33)[0])
+    await run.exit()
+
+
+async def test_an_ffmpeg_stopping_while_nobody_watches_can_finish(long_h264: bytes) -> None:
+    """While paused, ffmpeg's live output blocks on the full pipe; once ffmpeg stops streaming
+    (asked to stop, or the camera is gone) the node reads again so that it can exit."""
+    init, fragments = split(long_h264)
+    streaming = True
+    stream = LiveStream(camera_id=1)
+    run = FfmpegRun(stream, lambda: streaming)
+    await run.push(init, *gop(fragments, 0))
+    await eventually(paused(stream), bool, 10, "the reading to pause")
+    rest = b"".join(fragments[5:])
+    assert len(rest) > 2 * LIVE_PIPE_BYTES
+    writing = asyncio.create_task(run.push(rest))
+    await asyncio.sleep(1.0)
+    assert not writing.done(), "ffmpeg waits on the full pipe while nobody watches"
+    streaming = False
+    await asyncio.wait_for(writing, 10)
+    await run.exit()
+
+
+async def first_picture(viewer: Viewer) -> av.VideoFrame:
+    """The first frame a viewer is sent, decoded."""
+    start = await asyncio.wait_for(viewer.get(), 10)
+    assert isinstance(start, StreamStart)
+    fragment = await asyncio.wait_for(viewer.get(), 10)
+    assert isinstance(fragment, Fragment)
+    with av.open(io.BytesIO(start.init + fragment.data), mode="r", format="mp4") as container:
+        return next(container.decode(video=0))
+
+
+def camera_now(url: str) -> av.VideoFrame:
+    """What the simulated camera sends now: the first frame of a fresh connection to it."""
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=10) as container:
+        return next(container.decode(video=0))
+
+
+async def test_a_viewer_after_a_long_unwatched_time_sees_the_camera_as_it_is_now(
+    services: Services, sim: SimulatedCameras, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With real ffmpeg: the camera goes unwatched for a while (live view paused, ffmpeg's
+    fifo dropping packets), then a viewer comes; its first picture is what the camera sends
+    at that moment (the simulator's frame code), not one from before the pause."""
+    monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.5)
+    camera = await services.cameras.create(
+        CameraFields(name="unwatched", main_url=sim.urls[1]), org_id=TEST_ORG
+    )
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    assert services.node is not None
+    live = services.node.live_stream(camera.id)
+    assert live is not None
+    await eventually(paused(live), bool, 20, "live view to pause, nobody watching")
+    await asyncio.sleep(4.0)  # unwatched: what waits in the pipe grows old
+    viewer = live.join()
+    seen = read_frame_code(await first_picture(viewer))
+    now = read_frame_code(await asyncio.to_thread(camera_now, sim.urls[1]))
+    viewer.close()
+    loop = 20 * 10  # SMALL_CLIP: a 20 s loop at 10 fps
+    behind = (now - seen) % loop
+    # The fresh connection starts at the camera's latest keyframe (a GOP is 1 s); a picture
+    # from before the pause would be at least 4 s (40 frames) behind.
+    assert behind <= 20 or behind >= loop - 15, f"first picture {behind} frames behind"
+
+
+async def test_recording_loses_nothing_while_live_view_pauses_and_resumes(
+    services: Services, sim: SimulatedCameras, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Viewers come and go, live view pauses and resumes again and again: the camera's
+    segments follow each other without a hole and ffmpeg never restarts."""
+    monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.3)
+    camera = await services.cameras.create(
+        CameraFields(name="busy", main_url=sim.urls[2], segment_seconds=2), org_id=TEST_ORG
+    )
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    assert services.node is not None
+    live = services.node.live_stream(camera.id)
+    assert live is not None
+    for _ in range(5):
+        await eventually(paused(live), bool, 20, "live view to pause")
+        viewer = live.join()
+        await first_picture(viewer)
+        viewer.close()
+    assert await live.snapshot() is not None
+    await eventually(paused(live), bool, 20, "live view to pause")
+    assert live.pauses >= 6
+    segments = await wait_segments(services, camera.id, 4)
+    await services.cameras.update(camera.id, {"enabled": False})
+    segments = await segments_of(services, camera.id)
+    holes = [b.start_ms - a.end_ms for a, b in itertools.pairwise(segments)]
+    assert len(holes) >= 3
+    assert max(holes) <= SPAN_TOLERANCE_MS, holes
+    assert services.nodes.status(camera.id).restarts == 0

@@ -12,8 +12,8 @@ from vigil.app import Services, start_services, stop_services
 from vigil.link.local import LocalLink
 from vigil.link.messages import CameraStatus, SegmentRecord
 from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.media.mp4 import file_boxes
 from vigil.node.layout import segment_key
-from vigil.node.mp4 import top_level_boxes
 from vigil.node.node import MediaNode
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
@@ -70,7 +70,8 @@ async def test_restart_indexes_stray_files_drops_missing_ones_and_repairs_torn_o
 
 def top_level_boxes_of(data: bytes, scratch: Path) -> tuple[list, int]:
     scratch.write_bytes(data)
-    boxes, size = top_level_boxes(scratch)
+    listing = file_boxes(scratch)
+    boxes, size = listing.boxes, listing.size
     os.unlink(scratch)
     assert [b.type for b in boxes][:2] == ["ftyp", "moov"]
     return boxes, size

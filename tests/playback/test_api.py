@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+from typing import Any
 
 import av
 import httpx
@@ -11,6 +13,7 @@ import httpx
 from tests.api.conftest import AddCamera, Footage
 from vigil.app import Services
 from vigil.link.messages import CameraConfig, EventKind, EventRecord, EventStage, MotionSpan
+from vigil.node.layout import segment_key
 from vigil.node.reconcile import reconcile_camera
 from vigil.playback.fragments import read_fragment_index
 from vigil.settings import Settings
@@ -63,23 +66,43 @@ async def test_playlist_points_into_the_recorded_files(
         f'#EXT-X-MAP:URI="files/{r.path}",BYTERANGE="{index.init_length}@0"'
         for r in footage.records
     ]
-    # Each 2 s file is one media segment from its first fragment to its last.
+    # Each 2 s file is one media segment from its first fragment to its last, laid on one
+    # timeline: the second file 2 s on (its timestamps restart at zero), the third 6 s later
+    # again (the hole in the recording).
     last = index.fragments[-1]
     whole = f"{last.offset + last.size - index.init_length}@{index.init_length}"
-    assert media_lines(text) == [(2.0, whole, f"files/{r.path}") for r in footage.records]
+    shifts = ["", "&shift=2000000", "&shift=10000000"]
+    assert media_lines(text) == [
+        (2.0, whole, f"files/{r.path}{shift}")
+        for r, shift in zip(footage.records, shifts, strict=True)
+    ]
     assert "#EXT-X-TARGETDURATION:2" in lines
     assert [line.split(":", 1)[1] for line in lines if "PROGRAM-DATE-TIME" in line] == [
         iso(r.start_ms) for r in footage.records
     ]
-    # Timestamps restart in every file, so every file after the first is a discontinuity.
+    # hls.js still re-syncs at every file after the first.
     assert text.count("#EXT-X-DISCONTINUITY\n#EXT-X-MAP") == 2
 
-    # The byte ranges are what the file route serves.
-    uri = f"/api/cameras/{cid}/files/{footage.records[0].path}"
+    # The byte ranges are what the file route serves; shifted, every track's decode time moves.
+    uri = f"/api/cameras/{cid}/files/{footage.records[1].path}"
     size, offset = (int(n) for n in whole.split("@"))
-    part = await client.get(uri, headers={"Range": f"bytes={offset}-{offset + size - 1}"})
+    ranged = {"Range": f"bytes={offset}-{offset + size - 1}"}
+    part = await client.get(uri, headers=ranged)
     assert part.status_code == 206
     assert part.content[4:8] == b"moof"
+    moved = await client.get(uri, params={"shift": 2_000_000}, headers=ranged)
+    assert moved.status_code == 206
+    assert moved.headers["content-range"] == part.headers["content-range"]
+    assert len(moved.content) == len(part.content)
+    original, shifted = bytearray(part.content), bytearray(moved.content)
+    for fragment in index.fragments:
+        [tfdt] = fragment.decode_times  # the sample footage has video only
+        at = slice(tfdt.offset - offset, tfdt.offset - offset + tfdt.width)
+        before = int.from_bytes(original[at], "big")
+        after = int.from_bytes(shifted[at], "big")
+        assert (before, after) == (fragment.decode_time, fragment.decode_time + 2 * index.timescale)
+        original[at] = shifted[at] = bytes(tfdt.width)
+    assert shifted == original  # nothing else changed
 
 
 async def test_playlist_starts_at_the_keyframe_before_the_instant(
@@ -93,7 +116,8 @@ async def test_playlist_starts_at_the_keyframe_before_the_instant(
     second = index.fragments[1]
     [first, then] = media_lines(text)
     assert first == (1.0, f"{second.size}@{second.offset}", f"files/{footage.records[1].path}")
-    assert then[2] == f"files/{footage.records[2].path}"
+    # The next file after the hole: 6 s after the end of the first (2 s into its own time).
+    assert then[2] == f"files/{footage.records[2].path}&shift=8000000"
     assert "#EXT-X-START:TIME-OFFSET=0.500,PRECISE=YES" in text
     assert f"#EXT-X-PROGRAM-DATE-TIME:{iso(base + 3000)}" in text
 
@@ -288,3 +312,42 @@ async def test_timeline_shows_the_events_and_motion_of_the_range(
     segments = (await client.get(f"/api/cameras/{cid}/recordings", params=params)).json()
     marked = [s["start"] for s in segments["segments"] if s["motion"]]
     assert marked == [iso(r.start_ms) for r in footage.records if r.start_ms < base + 3500]
+
+
+async def test_timeline_spans_follow_retention_protection_and_reconciliation(
+    client: httpx.AsyncClient, footage: Footage, settings: Settings, services: Services
+) -> None:
+    cid, base = footage.camera_id, footage.base_ms
+    params = {"start": iso(base), "end": iso(base + 20_000)}
+    node = services.node
+    assert node is not None
+
+    async def timeline_and_segments() -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+        body = (await client.get(f"/api/cameras/{cid}/timeline", params=params)).json()
+        listed = (await client.get(f"/api/cameras/{cid}/recordings", params=params)).json()
+        return [(s["start"], s["end"]) for s in body["spans"]], listed["segments"]
+
+    spans, segments = await timeline_and_segments()
+    assert spans == [(iso(base), iso(base + 4000)), (iso(base + 10_000), iso(base + 12_000))]
+    # The first segment protected: retention by age takes the second only (never the newest).
+    protect = {"protected": True}
+    url = f"/api/cameras/{cid}/segments/{segments[0]['id']}"
+    assert (await client.patch(url, json=protect)).status_code == 200
+    aged = CameraConfig(id=cid, name="aged", main_url="rtsp://127.0.0.1:9/x", retention_days=0.01)
+    assert (await node.retention.run([aged])).by_age == 1
+    await node.outbox.flush()
+    spans, _ = await timeline_and_segments()
+    assert spans == [(iso(base), iso(base + 2000)), (iso(base + 10_000), iso(base + 12_000))]
+
+    # After a crash: the newest file is lost, and one written just before it was never
+    # indexed (it fills the hole retention made). Reconciliation mends both.
+    folder = settings.recordings_dir
+    (folder / footage.records[2].path).unlink()
+    found = segment_key(cid, base + 2000)
+    shutil.copyfile(folder / footage.records[0].path, folder / found)
+    result = await reconcile_camera(cid, node.name, node.layout, services.nodes, node.outbox)
+    assert (result.indexed, result.dropped_rows) == (1, 1)
+    await node.outbox.flush()
+    spans, segments = await timeline_and_segments()
+    assert [s["start"] for s in segments] == [iso(base), iso(base + 2000)]
+    assert spans == [(iso(base), segments[1]["end"])]

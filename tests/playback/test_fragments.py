@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from vigil.node.mp4 import top_level_boxes
+from vigil.media.mp4 import file_boxes
 from vigil.playback.fragments import FragmentCache, NotFragmented, read_fragment_index
 
 
@@ -21,7 +21,7 @@ def segment(tmp_path: Path, sample_mp4: bytes) -> Path:
 
 def test_fragments_cover_the_file_from_the_init_part_to_the_index(segment: Path) -> None:
     index = read_fragment_index(segment)
-    boxes, _ = top_level_boxes(segment)
+    boxes = file_boxes(segment).boxes
     moov = next(b for b in boxes if b.type == "moov")
     assert index.init_length == moov.end
     with av.open(str(segment)) as container:
@@ -68,3 +68,15 @@ def test_the_cache_reads_a_file_once_until_it_changes(segment: Path) -> None:
     os.truncate(segment, last.offset + 10)  # changed on disk: read again
     assert len(cache.get(segment).fragments) == len(first.fragments) - 1
     assert len(cache) == 2
+
+
+def test_every_fragment_knows_where_its_decode_time_lies(segment: Path) -> None:
+    index = read_fragment_index(segment)
+    data = segment.read_bytes()
+    assert [track for track, _ in index.timescales] == [1]  # the sample is video only
+    for fragment in index.fragments:
+        [tfdt] = fragment.decode_times
+        assert tfdt.track_id == 1
+        assert fragment.offset < tfdt.offset < fragment.offset + fragment.size
+        value = int.from_bytes(data[tfdt.offset : tfdt.offset + tfdt.width], "big")
+        assert value == fragment.decode_time

@@ -16,7 +16,7 @@ from tests.node.helpers import eventually, segments_of, wait_segments
 from tests.people import make_user
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.sim.framecode import read_frame_code
 from vigil.sim.runner import SimulatedCameras
@@ -97,10 +97,8 @@ async def test_recorded_range_with_a_gap_plays_and_seeks_to_the_instant(
     assert dates[0] == iso(start)
     assert len(dates) == len(segments)  # every file is in it, on its wall-clock time
 
-    # PyAV plays it from the first recorded frame on, through the gap. (ffmpeg's HLS reader
-    # ignores EXT-X-DISCONTINUITY: where a file's timestamps restart at zero it drops the
-    # frames stamped before the previous file's last one, so frames are not counted here;
-    # see docs/playback.md.)
+    # PyAV plays it from the first recorded frame on, through the gap. (Every frame across
+    # files is counted in test_readers.py.)
     codes = await asyncio.to_thread(all_frame_codes, playlist_url)
     first_file = str(settings.recordings_dir / segments[0].path)
     assert codes[0] == (await asyncio.to_thread(all_frame_codes, first_file))[0]

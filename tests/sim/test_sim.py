@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -211,6 +212,27 @@ def test_clip_is_split_into_access_units_and_cached(tmp_path: Path) -> None:
     assert ensure_clip(params, tmp_path) == folder
     assert (folder / "index.json").stat().st_mtime_ns == written, "encoded once"
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [folder.name]
+
+
+def test_an_h265_clip_is_split_the_same_way_and_served_as_h265(
+    tmp_path: Path, hevc_sim: SimulatedCameras
+) -> None:
+    params = ClipParams(width=160, height=120, fps=10, bitrate_kbps=100, loop_seconds=2)
+    h265 = dataclasses.replace(params, codec="h265")
+    assert "h265" in h265.key()
+    assert "h265" not in params.key()  # H.264 clips keep the folders they had
+    folder = ensure_clip(h265, tmp_path)
+    index = json.loads((folder / "index.json").read_text())
+    video = (folder / "video.h265").read_bytes()
+    offsets = index["video"]["offsets"]
+    assert index["video"]["codec"] == "h265"
+    assert len(offsets) == 20 + 1
+    # Every access unit starts with an H.265 access unit delimiter (NAL type 35).
+    assert all(video[o : o + 6] == b"\x00\x00\x00\x01\x46\x01" for o in offsets[:-1])
+    assert index["video"]["keyframes"] == [0, 10]
+    with open_stream(hevc_sim.url("cam1")) as container:
+        assert container.streams.video[0].codec_context.name == "hevc"
+        assert first_packets(container, 5) >= 4
 
 
 def test_gop_must_divide_the_loop() -> None:

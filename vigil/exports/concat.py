@@ -5,8 +5,15 @@ file but the last gets ``duration`` = the wall-clock distance to the next file's
 file lands at its recorded instant: a gap in the recording stays a gap in time (the frame before
 it stays on screen, the timeline and a burnt-in clock continue at the right instant after it),
 never a silent splice. ``outpoint`` drops what a file holds past the next file's start (so no
-timestamps overlap) and past the end of the range; ``inpoint`` starts the first file at the
-keyframe at or before the range's start.
+timestamps overlap); ``inpoint`` starts the first file at its first frame in the range. The
+demuxer reads from the keyframe before it, stamping that lead-in before zero; with ``-copyts``
+the MP4 muxer keeps it out of sight with an edit list, so a stream copy starts on the very
+frame asked for.
+
+The end of the range is not an ``outpoint``: the demuxer leaves a file at its first packet
+past one, and a fragment holds a keyframe interval of video before its audio, so the audio
+would stop up to that interval early. ffmpeg's ``-t`` (:func:`timeline_us`) ends each stream
+on its own.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ class Piece:
     end_ms: int
 
 
-def _seconds(ms: int) -> str:
-    return f"{ms / 1000:.3f}"
+def _seconds(us: int) -> str:
+    return f"{us / 1_000_000:.6f}"
 
 
 def _quoted(name: str) -> str:
@@ -33,23 +40,26 @@ def _quoted(name: str) -> str:
     return "'" + name.replace("'", "'\\''") + "'"
 
 
-def concat_script(pieces: Sequence[Piece], first_ms: int, end_ms: int) -> str:
-    """The script for ``pieces`` (oldest first, overlapping [first_ms, end_ms))."""
+def concat_script(pieces: Sequence[Piece], inpoint_us: int) -> str:
+    """The script for ``pieces`` (oldest first), starting ``inpoint_us`` into the first: where
+    its first frame in the range starts, rounded down (a frame stamped at or after the
+    inpoint is shown, one before it is not)."""
     if not pieces:
         raise ValueError("nothing to concatenate")
     lines = ["ffconcat version 1.0"]
     for index, piece in enumerate(pieces):
-        inpoint = max(first_ms - piece.start_ms, 0) if index == 0 else 0
+        inpoint = max(inpoint_us, 0) if index == 0 else 0
         lines.append(f"file {_quoted(piece.name)}")
         if inpoint:
-            # Keyframe times are rounded down to the millisecond (0.9947 s is 994): one
-            # millisecond more keeps the inpoint at or after the keyframe, so the demuxer's
-            # seek lands on it and not on the keyframe before (a second more of video).
-            lines.append(f"inpoint {_seconds(inpoint + 1)}")
-        nxt = pieces[index + 1] if index + 1 < len(pieces) else None
-        stop = min(piece.end_ms, end_ms, nxt.start_ms if nxt else end_ms)
-        if nxt is not None or stop < piece.end_ms:
-            lines.append(f"outpoint {_seconds(stop - piece.start_ms)}")
-        if nxt is not None:
-            lines.append(f"duration {_seconds(nxt.start_ms - piece.start_ms - inpoint)}")
+            lines.append(f"inpoint {_seconds(inpoint)}")
+        if index + 1 < len(pieces):
+            nxt = pieces[index + 1]
+            stop = min(piece.end_ms, nxt.start_ms)
+            lines.append(f"outpoint {_seconds((stop - piece.start_ms) * 1000)}")
+            lines.append(f"duration {_seconds((nxt.start_ms - piece.start_ms) * 1000 - inpoint)}")
     return "\n".join(lines) + "\n"
+
+
+def timeline_us(pieces: Sequence[Piece], inpoint_us: int, end_ms: int) -> int:
+    """How long the script's timeline runs until ``end_ms`` (its zero is the inpoint)."""
+    return (end_ms - pieces[0].start_ms) * 1000 - max(inpoint_us, 0)

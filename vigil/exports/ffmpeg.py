@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import re
-import subprocess
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,19 +17,6 @@ _PROGRESS_LINE = re.compile(r"^([a-z0-9_]+)=(\S*)$")
 
 class FfmpegFailed(Exception):
     """ffmpeg exited with an error; the message is its last lines."""
-
-
-@functools.cache
-def ffmpeg_version(ffmpeg: str) -> str:
-    """``ffmpeg -version``'s first line, e.g. ``ffmpeg version 7.1.1 Copyright ...``."""
-    try:
-        out = subprocess.run(
-            [ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    first = out.splitlines()[0] if out else "unknown"
-    return first.split(" Copyright")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +42,26 @@ class BurnIn:
 
 
 def export_args(
-    ffmpeg: str, script: str, output: str, burn_in: BurnIn | None, label_file: str
+    ffmpeg: str,
+    script: str,
+    length_us: int,
+    output: str,
+    burn_in: BurnIn | None,
+    label_file: str,
 ) -> list[str]:
-    """Stream copy with faststart, or (burn-in) x264 with the label drawn; audio copied."""
+    """Stream copy with faststart, or (burn-in) x264 with the label drawn; audio copied.
+
+    ``-copyts`` keeps the concat timeline as it is: the first frame asked for at zero (frame
+    time t is the origin + t, exactly, for the label) and the lead-in from the keyframe before
+    it below zero, which the MP4 muxer hides behind an edit list. Without it ffmpeg would
+    shift the lead-in into view: an export up to a keyframe interval longer than asked.
+    ``-t`` ends each stream at ``length_us`` of that timeline (the range's end).
+    """
     if burn_in is None:
         codecs = ["-c", "copy"]
-        # -copyts would keep the concat timeline exactly, but its progress is unusable; copy
-        # does not need it: the timeline only moves by the audio pre-roll, for both streams.
-        timing: list[str] = []
     else:
         codecs = ["-vf", burn_in.filter(label_file), "-c:v", "libx264", "-preset", "veryfast",
                   "-c:a", "copy"]  # fmt: skip
-        # The concat timeline as it is: frame time t is origin + t, exactly, for the label.
-        timing = ["-copyts"]
     return [
         ffmpeg,
         "-hide_banner",
@@ -78,13 +70,14 @@ def export_args(
         "-nostats",
         "-progress", "pipe:1",
         "-stats_period", "0.5",
-        *timing,
+        "-copyts",
         "-f", "concat",
         "-safe", "0",
         "-i", script,
         "-map", "0:v:0",
         "-map", "0:a:0?",
         *codecs,
+        "-t", f"{length_us / 1_000_000:.6f}",
         "-movflags", "+faststart",
         "-f", "mp4",
         "-y", output,

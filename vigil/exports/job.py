@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.exports.concat import Piece, concat_script
+from vigil.exports.concat import Piece, concat_script, timeline_us
 from vigil.exports.ffmpeg import BurnIn, export_args, file_stamp, run_ffmpeg
 from vigil.exports.manifest import ExportedFile, Gap, SourceSegment, sha256_file
-from vigil.exports.media import keyframe_at_or_before, video_span
+from vigil.exports.media import first_frame_from, video_span
 from vigil.store.models import Segment
 from vigil.store.segments import Interval, find_gaps, merge_spans
 from vigil.timeutil import iso
@@ -97,18 +97,20 @@ async def export_camera(
         raise FootageGone(f"no footage of camera {job.camera_id} is left in the range")
     first = job.sources[0]
     into_first = max(job.start_ms - first.segment.start_ms, 0)
-    keyframe = await asyncio.to_thread(keyframe_at_or_before, first.path, into_first)
-    first_ms = first.segment.start_ms + keyframe
+    # The export starts on the first frame stamped at or after its start, whatever frame.
+    inpoint_us = await asyncio.to_thread(first_frame_from, first.path, into_first)
+    first_ms = first.segment.start_ms + inpoint_us // 1000
     pieces = [Piece(s.path.name, s.segment.start_ms, s.segment.end_ms) for s in job.sources]
     script = work_dir / "concat.txt"
-    script.write_text(concat_script(pieces, first_ms, job.end_ms), encoding="utf-8")
+    script.write_text(concat_script(pieces, inpoint_us), encoding="utf-8")
+    length_us = timeline_us(pieces, inpoint_us, job.end_ms)
     burn_in = None
     if job.burn_in:
         burn_in = BurnIn(job.camera_name, first_ms, first.segment.height)
         (work_dir / "label.txt").write_text(burn_in.label(), encoding="utf-8")
     name = output_name(job.camera_id, job.camera_name, first_ms)
     partial = work_dir / name
-    args = export_args(ffmpeg, script.name, str(partial), burn_in, "label.txt")
+    args = export_args(ffmpeg, script.name, length_us, str(partial), burn_in, "label.txt")
     await run_ffmpeg(args, work_dir, on_progress)
     span = await asyncio.to_thread(video_span, partial)
     digest = await asyncio.to_thread(sha256_file, partial)

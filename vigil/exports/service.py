@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from vigil import __version__
-from vigil.exports.ffmpeg import FfmpegFailed, ffmpeg_version
+from vigil.exports.ffmpeg import FfmpegFailed
 from vigil.exports.job import CameraJob, FootageGone, export_camera, pin_sources
 from vigil.exports.manifest import (
     CUSTODY_FILES,
@@ -26,6 +26,7 @@ from vigil.exports.manifest import (
     write_manifest,
 )
 from vigil.exports.media import UnreadableMedia
+from vigil.media.ffmpeg import version_line
 from vigil.nodes.registry import NodeRegistry, UnknownNode
 from vigil.store.cameras import CameraNotFound, CameraStore
 from vigil.store.exports import ExportNotFound, ExportStore
@@ -296,7 +297,7 @@ class ExportService:
             exported_at=iso(now_ms()),
             burn_in=export.burn_in,
             vigil_version=__version__,
-            ffmpeg_version=await asyncio.to_thread(ffmpeg_version, self._ffmpeg),
+            ffmpeg_version=await asyncio.to_thread(version_line, self._ffmpeg),
             files=files,
         )
         await asyncio.to_thread(write_manifest, folder, manifest)

@@ -20,7 +20,8 @@ from typing import Literal
 import av
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
+from vigil.media.mp4 import file_boxes
 from vigil.timeutil import datetime_to_ms
 
 MediaKind = Literal["image", "video"]
@@ -246,27 +247,12 @@ def _iso_boxes(path: Path, head: bytes, size: int) -> list[bytes] | None:
 def _top_level_boxes(path: Path, size: int) -> list[bytes]:
     """The types of an MP4/MOV file's top-level boxes, in order; MediaError if the last one
     runs past the end of the file (an upload or copy cut short)."""
-    kinds: list[bytes] = []
-    offset = 0
-    with path.open("rb") as file:
-        while offset + 8 <= size and len(kinds) < 10_000:
-            file.seek(offset)
-            header = file.read(16)
-            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
-            if length == 1:
-                length = int.from_bytes(header[8:16], "big")
-            elif length == 0:  # the last box, to the end of the file
-                length = size - offset
-            if length < 8:
-                break  # not a box: leave the verdict to the demuxer
-            if offset + length > size:
-                raise MediaError(
-                    f"not a readable video: the file is cut short ({size} of "
-                    f"{offset + length} bytes)"
-                )
-            kinds.append(kind)
-            offset += length
-    return kinds
+    listing = file_boxes(path, max_boxes=10_000)
+    if listing.cut_short_at is not None:
+        raise MediaError(
+            f"not a readable video: the file is cut short ({size} of {listing.cut_short_at} bytes)"
+        )
+    return [box.type.encode("latin-1") for box in listing.boxes]
 
 
 def _moov_first(boxes: list[bytes]) -> bool:

@@ -97,6 +97,13 @@ class NodeSide(Protocol):
         a remote node relays its packets). None while the camera is disabled."""
         ...
 
+    def transcoded_stream(self, camera_id: int) -> LiveStream | None:
+        """The camera's live media converted to H.264, for browsers that cannot decode what
+        it sends; started by its first viewer (same-box only). None while the camera is
+        disabled; ``vigil.node.transcode.TranscodeLimit`` when the node runs as many as
+        ``node.max_transcodes`` allows."""
+        ...
+
     def recording_file(self, path: str) -> Path:
         """Local file of a recorded segment (same-box only; a remote node streams bytes)."""
         ...

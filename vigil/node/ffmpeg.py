@@ -1,11 +1,9 @@
-"""Finding a usable ffmpeg and building its command line for one camera."""
+"""ffmpeg's command line for one camera: recording, live view and detection from one
+connection (which binary runs is :mod:`vigil.media.ffmpeg`'s policy)."""
 
 from __future__ import annotations
 
-import functools
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -17,70 +15,41 @@ FRAGMENTED_MP4 = "movflags=+frag_keyframe+empty_moov+default_base_moof"
 SUPPORTED_SCHEMES = ("rtsp", "rtsps", "http", "https")
 # Live view: a fragment at each keyframe and at least every 200 ms, flushed at once, so a
 # browser is never more than a fragment behind the camera.
+_LIVE_MP4 = {
+    "movflags": "+frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "200000",
+    "flush_packets": "1",
+}
+# The mp4 muxer sits behind ffmpeg's fifo pseudo-muxer: when the node stops reading the pipe
+# (nobody watches), the muxer blocks on it, the fifo's queue fills and packets are dropped
+# before being muxed, so an unwatched live output costs almost nothing and never holds up
+# recording; once the node reads again, it starts over at a keyframe.
+LIVE_QUEUE_PACKETS = 120  # about 2 s of video and audio: a slow read loses nothing
+_LIVE_FIFO = {
+    "queue_size": str(LIVE_QUEUE_PACKETS),
+    "drop_pkts_on_overflow": "1",
+    "restart_with_keyframe": "1",
+}
 LIVE_OUTPUT = (
-    "-f", "mp4",
-    "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-    "-frag_duration", "200000",
-    "-flush_packets", "1",
+    "-f", "fifo",
+    "-fifo_format", "mp4",
+    "-format_opts", ":".join(f"{k}={v}" for k, v in _LIVE_MP4.items()),
+    *(arg for k, v in _LIVE_FIFO.items() for arg in (f"-{k}", v)),
 )  # fmt: skip
 
 
-# The oldest ffmpeg Vigil drives. Debian 12's 5.1 lacks options the recorder, exports and
-# previews use; the static build in the imageio-ffmpeg wheel (a known version) is the default.
-MIN_VERSION = (6, 0)
-_VERSION = re.compile(r"ffmpeg version n?(\d+)\.(\d+)")
+# The same fragmented MP4 straight from the mp4 muxer, for an output that encodes: behind the
+# fifo muxer the init segment is written before the encoder has its parameter sets (an
+# empty avcC from libx264).
+ENCODED_LIVE_OUTPUT = ("-f", "mp4", *(arg for k, v in _LIVE_MP4.items() for arg in (f"-{k}", v)))
 
 
-class FfmpegUnusable(Exception):
-    """The configured ffmpeg is missing or too old, or no usable one can be found."""
-
-
-def ffmpeg_version(binary: str) -> tuple[int, int] | None:
-    """The release ``binary -version`` names; None for a build from git (no release number),
-    which is taken to be recent."""
-    try:
-        done = subprocess.run(
-            [binary, "-hide_banner", "-version"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FfmpegUnusable(f"{binary}: cannot run it ({exc})") from None
-    if done.returncode != 0 or not done.stdout.startswith("ffmpeg version"):
-        raise FfmpegUnusable(f"{binary}: not an ffmpeg binary")
-    found = _VERSION.match(done.stdout)
-    return (int(found.group(1)), int(found.group(2))) if found else None
-
-
-def _recent_enough(binary: str) -> tuple[bool, str]:
-    version = ffmpeg_version(binary)
-    if version is None or version >= MIN_VERSION:
-        return True, ""
-    need = ".".join(map(str, MIN_VERSION))
-    return False, f"{binary} is ffmpeg {version[0]}.{version[1]}; Vigil needs {need} or newer"
-
-
-@functools.cache
-def find_ffmpeg(configured: str = "") -> str:
-    """The ffmpeg to run: the configured binary (which must be recent enough), else the
-    static build in the imageio-ffmpeg wheel, else ``ffmpeg`` on PATH if it is recent
-    enough; FfmpegUnusable otherwise. The same whichever ffmpeg the machine has."""
-    if configured:
-        ok, why = _recent_enough(configured)
-        if not ok:
-            raise FfmpegUnusable(f"node.ffmpeg: {why}")
-        return configured
-    try:
-        import imageio_ffmpeg
-
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        pass  # the wheel is a dependency; a platform without its build falls back to PATH
-    found = shutil.which("ffmpeg")
-    if found is None:
-        raise FfmpegUnusable("no ffmpeg: install the imageio-ffmpeg package or ffmpeg")
-    ok, why = _recent_enough(found)
-    if not ok:
-        raise FfmpegUnusable(f"{why} (set node.ffmpeg to a newer one)")
-    return found
+def source_options(url: str, rtsp_transport: str, timeout_seconds: float) -> list[str]:
+    """Input options for one camera stream: transport and timeouts by its scheme."""
+    timeout_us = str(int(timeout_seconds * 1_000_000))
+    if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+        return ["-rtsp_transport", rtsp_transport, "-timeout", timeout_us]
+    return ["-rw_timeout", timeout_us, "-reconnect", "0"]
 
 
 def url_with_credentials(url: str, username: str | None, password: str | None) -> str:
@@ -115,12 +84,34 @@ def detect_from_sub(camera: CameraConfig) -> bool:
     return camera.detect is not None and camera.detect.prefer_sub and bool(camera.sub_url)
 
 
+def tee_outputs(output: list[str], *more: tuple[dict[str, str], str]) -> str:
+    """The tee muxer's argument for ``output`` (``-f format -option value ... target``, as
+    for an output of its own) and ``more`` (muxer options, target), escaped as tee wants."""
+    *options, target = output
+    pairs = zip(options[::2], options[1::2], strict=True)
+    slaves = [({key.removeprefix("-"): value for key, value in pairs}, target), *more]
+    return "|".join(_tee_escape(_slave(opts, target), "|") for opts, target in slaves)
+
+
+def _slave(options: dict[str, str], target: str) -> str:
+    pairs = ":".join(f"{key}={_tee_escape(value, ':=')}" for key, value in options.items())
+    return f"[{pairs}]{target}"
+
+
+def _tee_escape(text: str, special: str) -> str:
+    """Backslash before each backslash and each of ``special``: tee unescapes the list of
+    outputs, then each output's options, once each."""
+    return "".join("\\" + c if c in special or c == "\\" else c for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordArgs:
     ffmpeg: str
     rtsp_transport: str
     timeout_seconds: float
     transcode_audio: bool = False
+    # What the camera sends (ffmpeg's name), when known: H.265 is then tagged hvc1.
+    video_codec: str | None = None
 
     def build(
         self,
@@ -138,6 +129,10 @@ class RecordArgs:
         url = url_with_credentials(camera.main_url, camera.username, camera.password)
         audio = ["-c:a", "aac", "-b:a", "64k"] if self.transcode_audio else ["-c:a", "copy"]
         streams = ["-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", *audio]
+        if self.video_codec == "hevc":
+            # hvc1, not ffmpeg's default hev1: Safari and most HEVC players want it. The mp4
+            # muxer refuses the tag on any other codec, hence only when the camera sends H.265.
+            streams += ["-tag:v", "hvc1"]
         args = [
             self.ffmpeg,
             "-hide_banner",
@@ -154,9 +149,16 @@ class RecordArgs:
             assert camera.sub_url is not None
             sub = url_with_credentials(camera.sub_url, camera.username, camera.password)
             args += [*self._source(camera.sub_url), "-fflags", "+genpts", "-i", sub]
-        if record:
+        if record and live_fd is not None:
+            # One output, the tee muxer, feeding both: ffmpeg hands each packet to one muxer
+            # thread, not two; a second output would cost about a third more CPU, watched or not.
+            live = {"f": "mp4", **_LIVE_MP4, "use_fifo": "1", "onfail": "ignore"}
+            live["fifo_options"] = ":".join(f"{k}={v}" for k, v in _LIVE_FIFO.items())
+            segments = self._segments(camera, incoming)
+            args += [*streams, "-f", "tee", tee_outputs(segments, (live, f"pipe:{live_fd}"))]
+        elif record:
             args += [*streams, *self._segments(camera, incoming)]
-        if live_fd is not None:
+        elif live_fd is not None:
             args += [*streams, *LIVE_OUTPUT, f"pipe:{live_fd}"]
         if detect is not None:
             # Only this output decodes; the recording and live outputs above stay stream copy.
@@ -171,11 +173,7 @@ class RecordArgs:
         return args
 
     def _source(self, url: str) -> list[str]:
-        """Input options for one camera stream: transport and timeouts by its scheme."""
-        timeout_us = str(int(self.timeout_seconds * 1_000_000))
-        if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
-            return ["-rtsp_transport", self.rtsp_transport, "-timeout", timeout_us]
-        return ["-rw_timeout", timeout_us, "-reconnect", "0"]
+        return source_options(url, self.rtsp_transport, self.timeout_seconds)
 
     @staticmethod
     def _segments(camera: CameraConfig, incoming: Path) -> list[str]:
@@ -187,7 +185,9 @@ class RecordArgs:
             # otherwise make segments a whole keyframe interval too long.
             "-segment_time_delta", f"{min(0.5, camera.segment_seconds / 4):g}",
             "-segment_format", "mp4",
-            "-segment_format_options", FRAGMENTED_MP4,
+            # flush_packets: each fragment goes to the file as it is made; without it the
+            # segment muxer keeps a whole segment in memory until the segment ends.
+            "-segment_format_options", f"{FRAGMENTED_MP4}:flush_packets=1",
             "-reset_timestamps", "1",
             "-segment_list", "pipe:1",
             "-segment_list_type", "csv",

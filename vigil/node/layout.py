@@ -14,6 +14,9 @@ from pathlib import Path, PurePosixPath
 from vigil.timeutil import ms_to_datetime
 
 INCOMING = ".incoming"
+# In ``.incoming``: where the segments after the last one finished start (name and instant),
+# so that a segment left there by a crash or a stall is placed where its frames belong.
+INCOMING_MARK = "last-finished"
 SUFFIX = ".mp4"
 # Files that belong to a segment and go with it: its scrubbing preview (vigil.playback).
 PREVIEW_SUFFIX = ".jpg"

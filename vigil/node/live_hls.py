@@ -42,6 +42,19 @@ class HlsWindow:
         self._inits[generation] = init
         self._pending_discontinuity = bool(self._segments)
 
+    def clear(self) -> None:
+        """Forget every segment (live view paused: they would go stale); numbering goes on,
+        and what comes next follows a discontinuity."""
+        self._segments.clear()
+        self._parts = []
+        self._seconds = 0.0
+        self._pending_discontinuity = True
+        self._inits = (
+            {self._generation: self._inits[self._generation]}
+            if self._generation in self._inits
+            else {}
+        )
+
     def add(self, data: bytes, keyframe: bool, seconds: float) -> None:
         if keyframe:
             self._finish()

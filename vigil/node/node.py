@@ -19,9 +19,10 @@ from vigil.link.messages import (
     SourceProbe,
 )
 from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.detect_stream import DetectStream
 from vigil.node.detection import CameraDetection, DetectionHealth
-from vigil.node.ffmpeg import detect_from_sub, find_ffmpeg
+from vigil.node.ffmpeg import detect_from_sub
 from vigil.node.layout import SNAPSHOTS_DIR, RecordingsLayout, remove_segment_file
 from vigil.node.live import LiveStream
 from vigil.node.outbox import Outbox
@@ -30,6 +31,7 @@ from vigil.node.recorder import CameraRecorder
 from vigil.node.retention import Retention, RetentionReport
 from vigil.node.source_probe import probe_source
 from vigil.node.substream import UNREPORTED, SubStream
+from vigil.node.transcode import Transcodes, same_source
 from vigil.settings import NodeSettings, RetentionSettings
 from vigil.timeutil import now_ms
 
@@ -73,6 +75,7 @@ class MediaNode:
         self._recorders: dict[int, CameraRecorder] = {}
         self._live: dict[int, LiveStream] = {}
         self._subs: dict[int, SubStream] = {}
+        self._transcodes = Transcodes(self.ffmpeg, settings)
         self._detect: dict[int, DetectStream] = {}
         self._detection: dict[int, CameraDetection] = {}
         self._pool: DetectorPool | None = None
@@ -122,6 +125,7 @@ class MediaNode:
         subs = list(self._subs.values())
         self._subs.clear()
         await asyncio.gather(*(sub.close() for sub in subs))
+        await self._transcodes.close()
         with contextlib.suppress(Exception):
             await self.outbox.flush()
         for task in self._tasks:
@@ -144,6 +148,8 @@ class MediaNode:
                 getattr(old, f) == getattr(config, f) for f in _RESTART_FIELDS
             )
             sub_same = same and old is not None and old.sub_url == config.sub_url
+            if old is not None and not (config.enabled and same_source(old, config)):
+                await self._transcodes.remove(config.id)  # its viewers reconnect
             if old is not None and not _same_detect(old, config):
                 same = False
             sub = self._subs.get(config.id)
@@ -193,6 +199,7 @@ class MediaNode:
         sub = self._subs.pop(camera_id, None)
         if sub is not None:
             await sub.close()
+        await self._transcodes.remove(camera_id)
         if delete_footage:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
             snapshots = self.layout.root / SNAPSHOTS_DIR / str(camera_id)
@@ -207,6 +214,12 @@ class MediaNode:
         if sub and config is not None and config.enabled and config.sub_url:
             return self._sub_stream(config).stream
         return self._live.get(camera_id)
+
+    def transcoded_stream(self, camera_id: int) -> LiveStream | None:
+        config = self._configs.get(camera_id)
+        if config is None or not config.enabled:
+            return None
+        return self._transcodes.stream(config)
 
     def _keep_sub_stream(self, config: CameraConfig) -> None:
         """With ``node.sub_streams = "always"``, an enabled camera's sub stream runs unwatched."""

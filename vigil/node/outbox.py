@@ -74,16 +74,21 @@ class Outbox:
 
         Consecutive messages of one kind go in one call (one database transaction)."""
         async with self._lock:
+            # One listing serves every batch it holds (what is written meanwhile sorts after
+            # it), and each file is read once: a backlog of mixed kinds (after an outage, or
+            # on a node that fell behind) drains in linear time, not quadratic.
             while paths := sorted(self._folder.glob("*.json")):
-                batch = _leading_run([(p, json.loads(p.read_text("utf-8"))) for p in paths])
-                kind = next(iter(batch[0][1]))
-                try:
-                    await self._deliver(kind, [item for _, b in batch for item in b[kind]])
-                except LinkUnavailable as exc:
-                    self._away(str(exc), len(paths))
-                    return False
-                for path, _ in batch:
-                    path.unlink()
+                while paths:
+                    batch = _leading_run(paths)
+                    kind = next(iter(batch[0][1]))
+                    try:
+                        await self._deliver(kind, [item for _, b in batch for item in b[kind]])
+                    except LinkUnavailable as exc:
+                        self._away(str(exc), len(paths))
+                        return False
+                    for path, _ in batch:
+                        path.unlink()
+                    paths = paths[len(batch) :]
             self._idle.set()
         self._back()
         return True
@@ -142,12 +147,13 @@ class Outbox:
                 self._wake.set()
 
 
-def _leading_run(messages: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
-    """The first messages in order that are all of the first one's kind (at most 500)."""
-    kind = next(iter(messages[0][1]))
-    run = []
-    for message in messages[:500]:
-        if next(iter(message[1])) != kind:
+def _leading_run(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """The first messages in order that are all of the first one's kind (at most 500),
+    read up to the first of another kind and no further."""
+    run: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths[:500]:
+        message = json.loads(path.read_text("utf-8"))
+        if run and next(iter(message)) != next(iter(run[0][1])):
             break
-        run.append(message)
+        run.append((path, message))
     return run

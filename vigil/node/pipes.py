@@ -8,17 +8,20 @@ import fcntl
 import os
 from collections.abc import AsyncIterator
 
-# A second or more of either output fits, so a slow read never stalls ffmpeg at once.
+# A second or more of detection frames fits, so a slow read never stalls ffmpeg at once.
 PIPE_BYTES = 1024 * 1024
+# Live media: ffmpeg's fifo muxer queues packets when the node reads slowly, so the pipe can
+# be small; what it holds when the node stops reading is stale when it reads again.
+LIVE_PIPE_BYTES = 64 * 1024
 
 
 class OutputPipe:
     """A pipe one ffmpeg run writes into; the node reads the other end."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = PIPE_BYTES) -> None:
         self.read_fd, self.write_fd = os.pipe()  # neither is inherited unless passed
         with contextlib.suppress(OSError):  # above the system's limit, the default stays
-            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, size)
         self._read_open = self._write_open = True
 
     def close_write_end(self) -> None:
@@ -44,5 +47,19 @@ class OutputPipe:
         )
         try:
             yield reader
+        finally:
+            transport.close()
+
+    @contextlib.asynccontextmanager
+    async def read_into(self, protocol: asyncio.Protocol) -> AsyncIterator[asyncio.ReadTransport]:
+        """The read end delivered to ``protocol`` as it arrives; its transport can pause and
+        resume the reading (ffmpeg then finds the pipe full)."""
+        loop = asyncio.get_running_loop()
+        self._read_open = False  # the transport owns it now
+        transport, _ = await loop.connect_read_pipe(
+            lambda: protocol, os.fdopen(self.read_fd, "rb", 0)
+        )
+        try:
+            yield transport
         finally:
             transport.close()

@@ -4,6 +4,11 @@ The recorder starts ffmpeg, reads the list of finished segments it prints, moves
 its place and hands it on; it watches the progress ffmpeg reports and restarts a stalled
 stream, reconnects with growing delays after a drop, and stops ffmpeg so that the segment
 being written is finished properly.
+
+ffmpeg runs under a one-line POSIX shell (:data:`_GUARD`): when the node dies, the kernel
+sends the parent-death signal again each time the orphan passes from one dying thread of the
+node to the next, and ffmpeg takes a second SIGTERM as "abandon the output files now", so the
+segment being written was lost. The shell takes those signals and hands ffmpeg just one.
 """
 
 from __future__ import annotations
@@ -23,14 +28,15 @@ from pathlib import Path
 from typing import Protocol
 
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.media.mp4 import repair_fragmented
 from vigil.node.detect_stream import DetectStream
 from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, NOTHING_CAME, explain_exit, is_progress
 from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
-from vigil.node.layout import RecordingsLayout, segment_key
+from vigil.node.layout import INCOMING_MARK, SUFFIX, RecordingsLayout, segment_key
 from vigil.node.live import LiveStream
-from vigil.node.mp4 import repair_fragmented
-from vigil.node.pipes import OutputPipe
+from vigil.node.pipes import LIVE_PIPE_BYTES, OutputPipe
 from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
+from vigil.node.source_codec import CODEC_TIMEOUT_SECONDS, source_video_codec
 from vigil.settings import NodeSettings
 from vigil.timeutil import now_ms
 
@@ -41,6 +47,9 @@ log = logging.getLogger(__name__)
 _REANCHOR_MS = 2000
 _REANCHOR_AFTER = 3
 _STOP_GRACE_SECONDS = 10.0
+# A camera that streamed until just now is expected back (a reboot, a network blip): it is
+# retried every reconnect_min_seconds for this long, and only then with doubling delays.
+_EXPECTED_BACK_SECONDS = 30.0
 _DOWN = frozenset({CameraState.STALLED, CameraState.OFFLINE, CameraState.ERROR})
 # ffmpeg's -progress output: "key=value" lines; its error messages never look like that.
 
@@ -52,11 +61,37 @@ class RecorderSink(Protocol):
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    # If the node is killed outright, its ffmpegs get SIGTERM and finish their files; and a
-    # write to the node's closed pipe must not kill ffmpeg before it has closed its segment.
+    # If the node is killed outright, the guard shell gets SIGTERM (once per node thread that
+    # dies holding it) and passes one on to ffmpeg, which finishes its files; and a write to
+    # the node's closed pipe must not kill ffmpeg before it has closed its segment.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+# The shell ffmpeg runs under ("$@" is ffmpeg's command line): the first SIGTERM goes on to
+# ffmpeg (once it is started: "early" marks one that came before), later ones are ignored;
+# its exit status is ffmpeg's. A background command's stdin would be /dev/null, so stdin
+# ("q" to stop) goes through a spare descriptor ({fd}).
+_GUARD = (
+    "exec {fd}<&0; "
+    'trap \'trap "" TERM; if [ "$child" ]; then kill -TERM "$child"; else early=1; fi\' TERM; '
+    '"$@" <&{fd} {fd}<&- & child=$!; exec {fd}<&-; '
+    '[ -z "$early" ] || kill -TERM "$child"; '
+    'while :; do wait "$child"; status=$?; kill -0 "$child" 2>/dev/null || exit "$status"; done'
+)
+
+
+def guarded(args: list[str], pass_fds: tuple[int, ...]) -> list[str]:
+    """``args`` run under the guard shell, which keeps ``pass_fds`` open for ffmpeg."""
+    spare = next(fd for fd in range(3, 10) if fd not in pass_fds)  # sh knows fds 0-9
+    return ["/bin/sh", "-c", _GUARD.format(fd=spare), "vigil-ffmpeg", *args]
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL to ffmpeg and its guard shell (a session and process group of their own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 class CameraRecorder:
@@ -100,6 +135,7 @@ class CameraRecorder:
         self._streamed = False
         self._stalled = False
         self._no_data = False  # the watchdog ended the run: nothing came for too long
+        self._codec_asked = False  # the camera's codec read once (H.265 is tagged hvc1)
 
     @property
     def status(self) -> CameraStatus:
@@ -116,8 +152,10 @@ class CameraRecorder:
 
     # -- supervision
     async def _supervise(self) -> None:
-        delay = self._settings.reconnect_min_seconds
+        quick = self._settings.reconnect_min_seconds
+        delay = quick
         restarts = 0
+        lost_at: float | None = None  # when a run that streamed last ended
         while not self._stopping.is_set():
             if self.config.recording:  # else another ffmpeg may be writing there
                 await self.recover_incoming()
@@ -125,9 +163,14 @@ class CameraRecorder:
             reason = await self._run_once()
             if self._stopping.is_set():
                 break
-            streamed_long = self._streamed and self._clock() - started > delay
-            if streamed_long:
-                delay = self._settings.reconnect_min_seconds
+            if self._streamed:
+                lost_at = self._clock()
+                if lost_at - started > delay:
+                    delay = quick
+            # Just lost, the camera is expected back: retry at once and often, so that
+            # recording resumes within a second of its return; back off only after that.
+            expected_back = lost_at is not None and self._clock() - lost_at < _EXPECTED_BACK_SECONDS
+            wait = quick if expected_back else delay
             restarts += 1
             if self._stalled:
                 state = CameraState.STALLED
@@ -144,12 +187,15 @@ class CameraRecorder:
                 self.config.id,
                 self.config.name,
                 reason,
-                delay,
+                wait,
             )
             await self._set_status(state=state, last_error=reason, restarts=restarts)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            delay = min(delay * 2, self._settings.reconnect_max_seconds)
+                await asyncio.wait_for(self._stopping.wait(), wait)
+            if not expected_back:
+                delay = min(delay * 2, self._settings.reconnect_max_seconds)
+        if not any(self._incoming.glob(f"*{SUFFIX}")):  # all placed: the mark has no use
+            (self._incoming / INCOMING_MARK).unlink(missing_ok=True)
         await self._set_status(state=CameraState.OFFLINE, last_error=None, streaming_since_ms=None)
 
     async def _run_once(self) -> str:
@@ -168,8 +214,18 @@ class CameraRecorder:
         # why it is down.
         if self._status.state not in _DOWN:
             await self._set_status(state=CameraState.CONNECTING)
-        pipe = OutputPipe() if self._live is not None else None
+        pipe = OutputPipe(LIVE_PIPE_BYTES) if self._live is not None else None
         config = self._run_config()
+        if not self._codec_asked:
+            self._codec_asked = True
+            codec = await source_video_codec(
+                config.main_url,
+                config.username,
+                config.password,
+                min(self._settings.connect_timeout_seconds, CODEC_TIMEOUT_SECONDS),
+                self._settings.rtsp_transport,
+            )
+            self._args = dataclasses.replace(self._args, video_codec=codec)
         detect = config.detect if self._detect is not None else None
         detect_pipe = OutputPipe() if detect is not None else None
         pipes = [p for p in (pipe, detect_pipe) if p is not None]
@@ -180,15 +236,16 @@ class CameraRecorder:
             live_fd=pipe.write_fd if pipe is not None else None,
             detect_fd=detect_pipe.write_fd if detect_pipe is not None else None,
         )
+        pass_fds = tuple(p.write_fd for p in pipes)
         try:
             self._proc = proc = await asyncio.create_subprocess_exec(
-                *args,
+                *guarded(args, pass_fds),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
-                pass_fds=tuple(p.write_fd for p in pipes),
+                pass_fds=pass_fds,
             )
         except BaseException:
             for p in pipes:
@@ -201,7 +258,9 @@ class CameraRecorder:
         assert proc.stderr is not None
         outputs = [self._read_segments(proc.stdout), self._read_progress(proc.stderr)]
         if pipe is not None and self._live is not None:
-            outputs.append(_feed(pipe, self._live.consume))
+            # Read only while someone watches; ffmpeg must still be able to finish its live
+            # output when it stops, stalls or loses the camera (no progress for a while).
+            outputs.append(self._live.consume(pipe, self._live_streaming))
         if detect_pipe is not None and self._detect is not None and detect is not None:
             outputs.append(
                 _feed(detect_pipe, functools.partial(self._detect.consume, config=detect))
@@ -216,16 +275,14 @@ class CameraRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
             if proc.returncode is None:
-                proc.kill()
+                _kill_group(proc)
                 await proc.wait()
             self._proc = None
             for p in pipes:
                 p.close()
         reason = explain_exit(list(self._errors), proc.returncode)
         if reason == AUDIO_NEEDS_TRANSCODE:
-            self._args = RecordArgs(
-                self._args.ffmpeg, self._args.rtsp_transport, self._args.timeout_seconds, True
-            )
+            self._args = dataclasses.replace(self._args, transcode_audio=True)
             reason = "the camera's audio codec cannot go into MP4; audio will be converted to AAC"
         # A stalled camera that answers and still sends nothing (the watchdog, a timeout or
         # an empty stream ended this attempt too) is still stalled, until pictures come
@@ -245,6 +302,11 @@ class CameraRecorder:
                     reason,
                 )
         return reason
+
+    def _live_streaming(self) -> bool:
+        """ffmpeg streams: not asked to stop, and its progress came lately (it reports every
+        second); else live view reads the pipe again so that ffmpeg can exit."""
+        return not self._stopping.is_set() and self._clock() - self._last_progress < 2.0
 
     def _run_config(self) -> CameraConfig:
         """The camera's config for the next run: detection off the sub stream if it failed."""
@@ -272,10 +334,16 @@ class CameraRecorder:
                         state=CameraState.STALLED,
                         last_error=f"no data from the camera for {limit:g} s",
                     )
-                break
+                # ffmpeg is blocked reading a camera that sends nothing: neither "q" nor one
+                # SIGTERM ends it before its socket timeout, seconds later. Its fragments are
+                # on disk as they are made; only the one after the last keyframe is lost, and
+                # the segment is placed by recover_incoming before the next run.
+                _kill_group(proc)
+                return
         await self._terminate(proc)
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        """An orderly stop: ffmpeg writes the rest of the segment and reports it."""
         if proc.returncode is not None:
             return
         # "q" on stdin is ffmpeg's own orderly stop: it writes the last segment's trailer.
@@ -294,8 +362,7 @@ class CameraRecorder:
         try:
             await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECONDS / 2)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill_group(proc)
 
     # -- what ffmpeg prints
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:
@@ -365,9 +432,14 @@ class CameraRecorder:
         start_ms = max(self._anchor_ms + round(start * 1000), self._last_end_ms)
         end_ms = self._anchor_ms + round(end * 1000)
         self._last_end_ms = end_ms
+        # Where the segments after this one start, for recover_incoming (even in a node
+        # started after a crash): a small file, rewritten at each segment.
+        _write_mark(self._incoming / INCOMING_MARK, src.name, end_ms)
         try:
             if self._run_info is None:
                 info = self._run_info = await asyncio.to_thread(probe_segment, src)
+                if self._args.video_codec is None:  # next runs tag H.265 hvc1
+                    self._args = dataclasses.replace(self._args, video_codec=info.video_codec)
             else:
                 # Codecs and picture size cannot change within one ffmpeg run: only the
                 # first segment is opened, the rest cost a stat.
@@ -403,24 +475,50 @@ class CameraRecorder:
         )
 
     async def recover_incoming(self) -> None:
-        """Finish what an earlier run left in ``.incoming``: repair a segment cut short by a
-        crash and place it by its file time, or remove it if nothing in it can be played."""
+        """Finish what an earlier run left in ``.incoming`` (a crash, a stall): repair each
+        segment cut short and place it where its frames belong, or remove it if nothing in
+        it can be played.
+
+        The mark the run left says where the segments after its last finished one start on
+        its timeline: those follow it back to back, and one finished but not yet moved ends
+        there. Without a mark (the run had not set its clock) a segment ends at its file
+        time, the time its last fragment was written."""
         if not self._incoming.is_dir():
             return
-        for src in sorted(self._incoming.iterdir()):
-            if not src.is_file():
-                continue
-            ended_ms = round(src.stat().st_mtime * 1000)
+        mark_path = self._incoming / INCOMING_MARK
+        mark = _read_mark(mark_path)
+        found: list[tuple[Path, SegmentInfo]] = []
+        for src in sorted(self._incoming.glob(f"*{SUFFIX}")):
             playable = await asyncio.to_thread(_repair, src)
             info = await asyncio.to_thread(_probe_or_none, src) if playable else None
             if info is None or info.duration_ms <= 0:
                 log.warning("camera %s: removing unplayable partial segment", self.config.id)
                 src.unlink(missing_ok=True)
                 continue
+            found.append((src, info))
+        placed: list[tuple[Path, int, int, SegmentInfo]] = []
+        if mark is None:
+            for src, info in found:
+                ended_ms = round(src.stat().st_mtime * 1000)
+                placed.append((src, ended_ms - info.duration_ms, ended_ms, info))
+        else:
+            last_name, at_ms = mark
+            start_ms = end_ms = at_ms
+            for src, info in found:
+                if src.name > last_name:
+                    placed.append((src, start_ms, start_ms + info.duration_ms, info))
+                    start_ms += info.duration_ms
+            for src, info in reversed(found):
+                if src.name <= last_name:
+                    placed.append((src, end_ms - info.duration_ms, end_ms, info))
+                    end_ms -= info.duration_ms
+        for src, start_ms, end_ms, info in sorted(placed, key=lambda p: p[1]):
             log.info(
                 "camera %s: recovered a segment cut short (%d ms)", self.config.id, info.duration_ms
             )
-            await self._place(src, ended_ms - info.duration_ms, ended_ms, info)
+            await self._place(src, start_ms, end_ms, info)
+            self._last_end_ms = max(self._last_end_ms, end_ms)
+        mark_path.unlink(missing_ok=True)
 
     async def _set_status(self, **changes: object) -> None:
         current = self._status.model_dump()
@@ -431,6 +529,23 @@ class CameraRecorder:
             new["changed_ms"] = now_ms()
         self._status = CameraStatus(**new)
         await self._sink.status_changed(self._status)
+
+
+def _write_mark(path: Path, name: str, end_ms: int) -> None:
+    """Note that the segments after ``name`` start at ``end_ms`` (and that it ends there)."""
+    try:
+        path.write_text(f"{name} {end_ms}\n")
+    except OSError as exc:  # a full disk: recovery falls back on file times
+        log.debug("cannot write %s: %s", path, exc)
+
+
+def _read_mark(path: Path) -> tuple[str, int] | None:
+    """The mark :func:`_write_mark` left, or None if there is none or it is unreadable."""
+    try:
+        name, end = path.read_text().split()
+        return name, int(end)
+    except (OSError, ValueError):
+        return None
 
 
 def _repair(path: Path) -> bool:

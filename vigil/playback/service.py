@@ -46,8 +46,10 @@ class Playback:
         address: Address,
         start_ms: int,
         end_ms: int,
+        one_timeline: bool = True,
     ) -> str | None:
-        """An HLS VOD playlist of [start, end), or None if no recorded fragment falls in it."""
+        """An HLS VOD playlist of [start, end), or None if no recorded fragment falls in it.
+        ``one_timeline``: see :func:`vigil.playback.playlist.vod_playlist`."""
         paths = [locate(row) for row in rows]
         indexes = await asyncio.to_thread(self._indexes, paths)
         files = [
@@ -55,7 +57,7 @@ class Playback:
             for row, index in zip(rows, indexes, strict=True)
             if index is not None
         ]
-        return vod_playlist(files, start_ms, end_ms)
+        return vod_playlist(files, start_ms, end_ms, one_timeline=one_timeline)
 
     async def snapshot(self, path: Path, offset_ms: int) -> bytes:
         """The frame ``offset_ms`` into a segment file, full size, as JPEG. NoFrame if none

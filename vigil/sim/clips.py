@@ -1,8 +1,9 @@
 """Looping test clips for simulated cameras, encoded once per parameter set and cached.
 
-A clip is a folder holding ``video.h264`` (Annex B, one access unit per frame, each led by
-an AUD), optionally ``audio.aac`` (ADTS, 1024 samples a frame) and ``index.json`` with the
-byte offsets of every frame, so the RTSP server can slice the files without parsing them.
+A clip is a folder holding ``video.h264`` or ``video.h265`` (Annex B, one access unit per
+frame, each led by an AUD), optionally ``audio.aac`` (ADTS, 1024 samples a frame) and
+``index.json`` with the byte offsets of every frame, so the RTSP server can slice the files
+without parsing them.
 
 The picture is ffmpeg's test pattern, or (``scene="walker"``) a person walking across a still
 background, rendered in Python (:mod:`vigil.sim.walker`) and piped to the same encoder.
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from vigil.node.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg
 from vigil.sim.framecode import frame_code_filter
 
 # Bump when the encoding recipe or the index layout changes: old cache entries are then ignored.
@@ -44,12 +45,20 @@ _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/noto/NotoSansMono-Regular.ttf",
 )
 _LABEL_RE = re.compile(r"^[A-Za-z0-9 _.-]{0,32}$")
-_AUD_RE = re.compile(b"\x00\x00\x01\x09")
-_IDR_RE = re.compile(b"\x00\x00\x01[\x25\x45\x65]")
+# Access unit delimiters and IDR slices, by codec: H.264 NAL types 9 and 5; H.265 types 35
+# and 19/20 (IDR_W_RADL, IDR_N_LP), shifted left by one in the first of two header bytes.
+_AUD_RE = {"h264": re.compile(b"\x00\x00\x01\x09"), "h265": re.compile(b"\x00\x00\x01\x46\x01")}
+_IDR_RE = {
+    "h264": re.compile(b"\x00\x00\x01[\x25\x45\x65]"),
+    "h265": re.compile(b"\x00\x00\x01[\x26\x28]\x01"),
+}
 _ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 # Fields only the walker uses: kept out of a test clip's cache key, so clips cached before
 # the walker existed keep their folders.
 _WALKER_FIELDS = ("scene", "walk_start", "walk_end")
+
+ClipCodec = Literal["h264", "h265"]
+"""How the clip's video is encoded: H.264 (most cameras) or H.265 (libx265)."""
 
 ClipScene = Literal["test", "walker"]
 """What a clip shows: ffmpeg's test pattern, or a person walking across a still background."""
@@ -75,6 +84,7 @@ class ClipParams:
     scene: ClipScene = "test"
     walk_start: float = 2.0  # walker: seconds into the loop when the person comes into sight
     walk_end: float = 8.0  # walker: seconds into the loop when they are gone again
+    codec: ClipCodec = "h264"
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
@@ -94,6 +104,8 @@ class ClipParams:
             raise ValueError(f"label: up to 32 of A-Z a-z 0-9 space _ . -, not {self.label!r}")
         if self.scene not in get_args(ClipScene):
             raise ValueError(f"scene must be one of {get_args(ClipScene)}, not {self.scene!r}")
+        if self.codec not in get_args(ClipCodec):
+            raise ValueError(f"codec must be one of {get_args(ClipCodec)}, not {self.codec!r}")
         if self.scene == "walker" and not (
             0 <= self.walk_start < self.walk_end <= self.loop_seconds
         ):
@@ -118,15 +130,18 @@ class ClipParams:
                 del fields[name]
         else:  # 2 and 2.0 s are one walk
             fields.update(walk_start=float(self.walk_start), walk_end=float(self.walk_end))
+        if self.codec == "h264":  # H.264 clips cached before H.265 existed keep their folders
+            del fields["codec"]
         digest = hashlib.sha256(
             json.dumps([CLIP_FORMAT, fields, _font()], sort_keys=True).encode()
         ).hexdigest()[:12]
         audio = f"a{self.audio_rate}" if self.audio else "noaudio"
         scene = "" if self.scene == "test" else f"-{self.scene}"
         label = f"-{self.label.replace(' ', '_')}" if self.label else ""
+        codec = "" if self.codec == "h264" else f"-{self.codec}"
         return (
             f"{self.width}x{self.height}-{self.fps}fps-{self.bitrate_kbps}k-"
-            f"{self.loop_seconds}s-g{self.gop}-{audio}{scene}{label}-{digest}"
+            f"{self.loop_seconds}s-g{self.gop}-{audio}{scene}{codec}{label}-{digest}"
         )
 
 
@@ -223,18 +238,27 @@ def _encode(params: ClipParams, work: Path) -> None:
         seconds = params.loop_seconds + 2 * AAC_SAMPLES_PER_FRAME / params.audio_rate
         cmd += ["-f", "lavfi", "-i"]
         cmd += [f"sine=frequency=880:beep_factor=4:sample_rate={params.audio_rate}:d={seconds}"]
-    # Closed GOPs of a fixed length, no B-frames (DTS == PTS), SPS/PPS before every IDR so a
-    # client can start at any keyframe, and an AUD before every frame to split on.
-    cmd += ["-map", "0:v", "-filter:v", _overlay(params), "-c:v", "libx264", "-preset", "veryfast"]
-    cmd += ["-profile:v", "main", "-pix_fmt", "yuv420p", "-bf", "0"]
-    cmd += ["-g", gop, "-keyint_min", gop, "-sc_threshold", "0"]
+    # Closed GOPs of a fixed length, no B-frames (DTS == PTS), parameter sets before every
+    # IDR so a client can start at any keyframe, and an AUD before every frame to split on.
+    cmd += ["-map", "0:v", "-filter:v", _overlay(params), "-pix_fmt", "yuv420p"]
     cmd += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k"]
-    cmd += ["-x264-params", "aud=1:repeat-headers=1:open-gop=0", "-f", "h264"]
-    cmd += [str(work / "video.h264")]
+    if params.codec == "h265":
+        x265 = f"aud=1:repeat-headers=1:open-gop=0:bframes=0:keyint={gop}:min-keyint={gop}"
+        cmd += ["-c:v", "libx265", "-preset", "veryfast", "-profile:v", "main"]
+        cmd += ["-x265-params", f"{x265}:scenecut=0:log-level=error", "-f", "hevc"]
+    else:
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-bf", "0"]
+        cmd += ["-g", gop, "-keyint_min", gop, "-sc_threshold", "0"]
+        cmd += ["-x264-params", "aud=1:repeat-headers=1:open-gop=0", "-f", "h264"]
+    cmd += [str(work / _video_file(params))]
     if params.audio:
         cmd += ["-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-f", "adts"]
         cmd += [str(work / "audio.aac")]
     _run_ffmpeg(cmd, frames)
+
+
+def _video_file(params: ClipParams) -> str:
+    return f"video.{params.codec}"
 
 
 def _run_ffmpeg(cmd: list[str], frames: Iterator[bytes] | None) -> None:
@@ -262,20 +286,21 @@ def _run_ffmpeg(cmd: list[str], frames: Iterator[bytes] | None) -> None:
 
 
 def _build_index(params: ClipParams, work: Path) -> dict[str, object]:
-    data = (work / "video.h264").read_bytes()
-    starts = _access_unit_starts(data)
+    data = (work / _video_file(params)).read_bytes()
+    starts = _access_unit_starts(data, params.codec)
     if len(starts) != params.frames or not starts or starts[0] != 0:
         raise ClipError(f"expected {params.frames} access units, found {len(starts)}")
     offsets = [*starts, len(data)]
-    keyframes = [i for i in range(params.frames) if _IDR_RE.search(data, *offsets[i : i + 2])]
+    idr = _IDR_RE[params.codec]
+    keyframes = [i for i in range(params.frames) if idr.search(data, *offsets[i : i + 2])]
     if not keyframes or keyframes[0] != 0 or any(k % params.gop for k in keyframes):
         raise ClipError(f"keyframes not on the {params.gop}-frame grid: {keyframes[:10]}")
     index: dict[str, object] = {
         "format": CLIP_FORMAT,
         "params": asdict(params),
         "video": {
-            "file": "video.h264",
-            "codec": "h264",
+            "file": _video_file(params),
+            "codec": params.codec,
             "width": params.width,
             "height": params.height,
             "fps": params.fps,  # every frame lasts 1/fps s: frame i is at i/fps in the loop
@@ -288,10 +313,10 @@ def _build_index(params: ClipParams, work: Path) -> dict[str, object]:
     return index
 
 
-def _access_unit_starts(data: bytes) -> list[int]:
+def _access_unit_starts(data: bytes, codec: ClipCodec) -> list[int]:
     """Where each access unit starts: at its AUD, including a 4-byte start code's extra 0."""
     starts = []
-    for match in _AUD_RE.finditer(data):
+    for match in _AUD_RE[codec].finditer(data):
         pos = match.start()
         starts.append(pos - 1 if pos and data[pos - 1] == 0 else pos)
     return starts

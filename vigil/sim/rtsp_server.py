@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Simulated RTSP cameras: serve pre-encoded looping clips as live H.264 (+AAC) streams.
+"""Simulated RTSP cameras: serve pre-encoded looping clips as live H.264 or H.265 (+AAC) streams.
 
 Run by Debian's ``/usr/bin/python3``, where the GStreamer gi bindings live, so it imports only
 the stdlib and gi. Each camera is one shared GstRtspServer media fed by ``appsrc`` elements
@@ -73,6 +73,7 @@ class Clip:
         self.width: int = video["width"]
         self.height: int = video["height"]
         self.fps: int = video["fps"]
+        self.codec: str = video.get("codec", "h264")  # "h264" or "h265"
         self.video = _slice((folder / video["file"]).read_bytes(), video["offsets"])
         self.keyframes: list[int] = video["keyframes"]
         self.is_keyframe = [False] * len(self.video)
@@ -274,7 +275,7 @@ def launch_line(clip: Clip) -> str:
     source next to appsrc makes the media seekable, and a second PLAY then breaks it)."""
     video = (
         "appsrc name=vsrc is-live=true do-timestamp=false format=time min-latency=0 "
-        "! rtph264pay name=pay0 pt=96"
+        f"! rtp{clip.codec}pay name=pay0 pt=96"
     )
     if not clip.audio:
         return f"( {video} )"
@@ -364,7 +365,7 @@ class Simulator:
         vsrc.set_property(
             "caps",
             Gst.Caps.from_string(
-                "video/x-h264,stream-format=byte-stream,alignment=au,"
+                f"video/x-{clip.codec},stream-format=byte-stream,alignment=au,"
                 f"width={clip.width},height={clip.height},framerate={clip.fps}/1"
             ),
         )

@@ -27,7 +27,7 @@ from types import FrameType, TracebackType
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote
 
-from vigil.sim.clips import ClipParams, ClipScene, ensure_clip
+from vigil.sim.clips import ClipCodec, ClipParams, ClipScene, ensure_clip
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ APT_PACKAGES = (
 INSTALL_HINT = f"apt-get install -y {APT_PACKAGES}"
 # Elements the server's pipelines are made of: appsrc (base), payloaders, parsers, rtpbin
 # and udpsink (good).
-_REQUIRED_ELEMENTS = ("appsrc", "rtph264pay", "aacparse", "rtpmp4gpay", "rtpbin", "udpsink")
+_REQUIRED_ELEMENTS = (
+    "appsrc", "rtph264pay", "rtph265pay", "aacparse", "rtpmp4gpay", "rtpbin", "udpsink"
+)  # fmt: skip
 _PROBE = f"""
 import gi
 gi.require_version("Gst", "1.0")
@@ -117,6 +119,7 @@ class SimulatedCameras:
         scene: ClipScene = "test",
         walk_start: float = 2.0,
         walk_end: float = 8.0,
+        codec: ClipCodec = "h264",
         port: int = 0,
         control_port: int = 0,
         auth: str | None = None,
@@ -128,7 +131,8 @@ class SimulatedCameras:
         """``port``/``control_port`` 0 pick free ones; ``labels`` encodes one clip per
         camera with its name drawn in (slower to prepare); ``scene="walker"`` shows a person
         walking across, in sight from ``walk_start`` to ``walk_end`` seconds into every loop;
-        ``auth`` is ``"user:password"``, asked for on every camera with ``auth_method``."""
+        ``auth`` is ``"user:password"``, asked for on every camera with ``auth_method``;
+        ``codec="h265"`` sends H.265 (encoded with libx265) instead of H.264."""
         if cameras < 1:
             raise ValueError("at least one camera")
         if auth is not None and (":" not in auth or auth.startswith(":")):
@@ -146,6 +150,7 @@ class SimulatedCameras:
             scene=scene,
             walk_start=walk_start,
             walk_end=walk_end,
+            codec=codec,
         )
         self._labels = labels
         self._port = port
@@ -382,6 +387,7 @@ def run_sim(
     control_port: int | None,
     auth: str | None,
     scene: ClipScene = "test",
+    codec: ClipCodec = "h264",
 ) -> None:
     """``vigil sim``: serve the cameras, print one RTSP URL a line on stdout, block until
     SIGINT/SIGTERM. Everything else goes to stderr."""
@@ -396,6 +402,7 @@ def run_sim(
         control_port=control_port or 0,
         auth=auth,
         scene=scene,
+        codec=codec,
     )
     stop = threading.Event()
 

@@ -117,6 +117,24 @@ class Segment(Base):
     motion: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class RecordingSpan(Base):
+    """A stretch of continuous recording of one camera: its segments, joined where one
+    starts within ``SPAN_TOLERANCE_MS`` of the footage before it. Kept up to date as
+    segments are indexed and removed (``SegmentIndex``), so a timeline reads a few spans,
+    not thousands of segments."""
+
+    __tablename__ = "recording_spans"
+    # Spans of a camera never overlap: one starts at each instant at most.
+    __table_args__ = (
+        Index("ix_recording_spans_camera_start", "camera_id", "start_ms", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class Event(Base):
     """Something a camera saw: a tracked object of a wanted label, or motion.
 

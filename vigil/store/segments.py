@@ -1,17 +1,20 @@
-"""The recordings index: which segment files exist, for which camera and time."""
+"""The recordings index: which segment files exist, for which camera and time, and the
+continuous spans they make (kept with the rows, so a timeline reads spans, not segments)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from vigil.link.messages import SegmentRecord, StoredSegment
 from vigil.store.database import Database
-from vigil.store.models import Event, Segment
+from vigil.store.models import Camera, Event, RecordingSpan, Segment
 from vigil.store.models import MotionSpan as MotionRow
 
 # Two segments closer than this are one continuous span; farther apart, a gap.
@@ -75,21 +78,6 @@ def spans_of_times(
     return spans
 
 
-def first_per_slot(
-    times: Sequence[tuple[int, int, int]], start_ms: int, slot_ms: int
-) -> list[tuple[int, int]]:
-    """(id, start) of the first of ``times`` (sorted by start) in each ``slot_ms`` from
-    ``start_ms``: evenly spread samples of a range, e.g. for preview images."""
-    chosen: list[tuple[int, int]] = []
-    last_slot: int | None = None
-    for segment_id, begin, _ in times:
-        slot = (begin - start_ms) // max(1, slot_ms)
-        if slot != last_slot:
-            chosen.append((segment_id, begin))
-            last_slot = slot
-    return chosen
-
-
 class Timed(Protocol):
     @property
     def start_ms(self) -> int: ...
@@ -141,6 +129,7 @@ class SegmentIndex:
             return 0
         paths = [r.path for r in records]
         async with self._db.write() as session:
+            await self._take_cameras(session, {r.camera_id for r in records})
             known: set[str] = set()
             for chunk in _chunks(paths):
                 rows = await session.scalars(select(Segment.path).where(Segment.path.in_(chunk)))
@@ -152,6 +141,8 @@ class SegmentIndex:
                 Segment(node=node, protected=False, motion=False, **r.model_dump()) for r in new
             )
             await session.flush()
+            for camera_id, added in _by_camera((r.camera_id, r.start_ms, r.end_ms) for r in new):
+                await _extend_spans(session, camera_id, added)
             # Motion reported before its segment arrived (a span can end after the
             # segment does, or come first through the outbox).
             for chunk in _chunks([r.path for r in new]):
@@ -170,12 +161,74 @@ class SegmentIndex:
         return len(new)
 
     async def remove(self, paths: Sequence[str]) -> int:
-        removed = 0
+        """Drop the rows of deleted files (retention, reconciliation); the spans they were
+        part of shrink or split."""
+        if not paths:
+            return 0
         async with self._db.write() as session:
+            if not self._db.is_sqlite:
+                cameras: set[int] = set()
+                for chunk in _chunks(paths):
+                    found = select(Segment.camera_id).where(Segment.path.in_(chunk)).distinct()
+                    cameras.update(await session.scalars(found))
+                await self._take_cameras(session, cameras)
+            gone: list[tuple[int, int, int]] = []
             for chunk in _chunks(paths):
-                result = await session.execute(delete(Segment).where(Segment.path.in_(chunk)))
-                removed += result.rowcount  # type: ignore[attr-defined]
-        return removed
+                result = await session.execute(
+                    delete(Segment)
+                    .where(Segment.path.in_(chunk))
+                    .returning(Segment.camera_id, Segment.start_ms, Segment.end_ms)
+                )
+                gone.extend((camera, begin, end) for camera, begin, end in result)
+            for camera_id, removed in _by_camera(gone):
+                await _shrink_spans(session, camera_id, removed)
+        return len(gone)
+
+    async def _take_cameras(self, session: AsyncSession, camera_ids: set[int]) -> None:
+        """Make writers of these cameras' segments take turns until this transaction ends.
+
+        Spans are derived from what a transaction sees: two writers of one camera on
+        PostgreSQL (read committed) would each miss the other's rows. Locking the cameras'
+        rows (in id order, so two writers never wait on each other) serialises them; the
+        lock still lets segments refer to the camera. SQLite's writes take turns already.
+        """
+        if self._db.is_sqlite or not camera_ids:
+            return
+        await session.execute(
+            select(Camera.id)
+            .where(Camera.id.in_(sorted(camera_ids)))
+            .order_by(Camera.id)
+            .with_for_update(key_share=True)
+        )
+
+    async def spans_in_range(self, camera_id: int, start_ms: int, end_ms: int) -> list[Interval]:
+        """The camera's recorded spans overlapping [start, end), oldest first, whole (not
+        clipped): a few rows where the segments are thousands."""
+        async with self._db.read() as session:
+            near = await _spans_near(session, camera_id, start_ms, end_ms)
+        return [Interval(a, b) for _, a, b in near if b > start_ms and a < end_ms]
+
+    async def preview_times(
+        self, camera_id: int, start_ms: int, end_ms: int, count: int
+    ) -> list[int]:
+        """The start of the first segment starting in each of ``count`` equal slices of
+        [start, end), oldest first: evenly spread images for scrubbing.
+
+        The database skips from slice to slice, one seek of the (camera, start) index each,
+        which holds all it reads: a camera-day's 8,640 segments are never all visited."""
+        slot_ms = -(-(end_ms - start_ms) // count)
+        params = {"camera": camera_id, "start": start_ms, "end": end_ms, "slot": slot_ms}
+        async with self._db.read() as session:
+            found = await session.scalars(text(PREVIEW_TIMES_SQL), params)
+            return [int(begin) for begin in found]
+
+    async def rebuild_spans(self) -> int:
+        """Derive every camera's spans from its segment rows again (after rows were written
+        in bulk, around this class); returns how many there are."""
+        async with self._db.write() as session:
+            await session.execute(delete(RecordingSpan))
+            await session.execute(text(REBUILD_SPANS_SQL), {"tolerance": SPAN_TOLERANCE_MS})
+            return int(await session.scalar(select(func.count()).select_from(RecordingSpan)) or 0)
 
     async def paths(self, node: str, camera_id: int) -> set[str]:
         async with self._db.read() as session:
@@ -226,19 +279,6 @@ class SegmentIndex:
             Segment.start_ms < end_ms,
             Segment.end_ms > start_ms,
         )
-
-    async def times_in_range(
-        self, camera_id: int, start_ms: int, end_ms: int
-    ) -> list[tuple[int, int, int]]:
-        """(id, start, end) of a camera's segments overlapping [start, end), oldest first: the
-        least a timeline needs (a camera-day is thousands of rows)."""
-        query = (
-            select(Segment.id, Segment.start_ms, Segment.end_ms)
-            .where(*self._overlapping(camera_id, start_ms, end_ms))
-            .order_by(Segment.start_ms)
-        )
-        async with self._db.read() as session:
-            return list((await session.execute(query)).all())
 
     async def get(self, camera_id: int, segment_id: int) -> Segment | None:
         async with self._db.read() as session:
@@ -351,3 +391,186 @@ class SegmentIndex:
                 .values(protected=protected)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Spans from rows, in one statement (gaps and islands): a segment opens a span when it starts
+# more than the tolerance after every earlier segment of its camera has ended.
+REBUILD_SPANS_SQL = """
+INSERT INTO recording_spans (camera_id, start_ms, end_ms)
+SELECT camera_id, min(start_ms), max(end_ms) FROM (
+    SELECT camera_id, start_ms, end_ms,
+           sum(CASE WHEN before_end IS NULL OR start_ms - before_end > :tolerance
+                    THEN 1 ELSE 0 END)
+               OVER (PARTITION BY camera_id ORDER BY start_ms, id ROWS UNBOUNDED PRECEDING)
+               AS island
+    FROM (
+        SELECT id, camera_id, start_ms, end_ms,
+               max(end_ms) OVER (PARTITION BY camera_id ORDER BY start_ms, id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                   AS before_end
+        FROM segments
+    ) AS ordered
+) AS islands
+GROUP BY camera_id, island
+"""
+
+# The first start in each slice: a recursive skip over the (camera, start) index.
+PREVIEW_TIMES_SQL = """
+WITH RECURSIVE picked(t) AS (
+    SELECT min(start_ms) FROM segments
+    WHERE camera_id = :camera AND start_ms >= :start AND start_ms < :end
+    UNION ALL
+    SELECT (SELECT min(start_ms) FROM segments
+            WHERE camera_id = :camera AND start_ms < :end
+              AND start_ms >= :start + ((picked.t - :start) / :slot + 1) * :slot)
+    FROM picked WHERE picked.t IS NOT NULL
+)
+SELECT t FROM picked WHERE t IS NOT NULL
+"""
+
+
+def _by_camera(rows: Iterable[tuple[int, int, int]]) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(camera, start, end) rows as (camera, [(start, end), ...]), cameras in id order."""
+    grouped: dict[int, list[tuple[int, int]]] = {}
+    for camera_id, begin, end in rows:
+        grouped.setdefault(camera_id, []).append((begin, end))
+    return sorted(grouped.items())
+
+
+async def _spans_near(
+    session: AsyncSession, camera_id: int, low_ms: int, high_ms: int
+) -> list[tuple[int, int, int]]:
+    """(id, start, end) of the camera's spans that reach into [low, high] (ends included),
+    oldest first: the one begun before ``low`` if it lasts till then, and those starting
+    within. Two seeks of the (camera, start) index, however long the spans."""
+    span = RecordingSpan
+    columns = (span.id, span.start_ms, span.end_ms)
+    before = await session.execute(
+        select(*columns)
+        .where(span.camera_id == camera_id, span.start_ms < low_ms)
+        .order_by(span.start_ms.desc())
+        .limit(1)
+    )
+    within = await session.execute(
+        select(*columns)
+        .where(span.camera_id == camera_id, span.start_ms >= low_ms, span.start_ms <= high_ms)
+        .order_by(span.start_ms)
+    )
+    found = [(i, a, b) for i, a, b in before if b >= low_ms]
+    return found + [(i, a, b) for i, a, b in within]
+
+
+async def _replace_spans(
+    session: AsyncSession,
+    camera_id: int,
+    old: Sequence[tuple[int, int, int]],
+    new: Sequence[Interval],
+) -> None:
+    """Turn the spans ``old`` (id, start, end) into ``new``: a span that keeps its start
+    keeps its row (the common case: the newest span grows by one segment)."""
+    by_start = {begin: (span_id, end) for span_id, begin, end in old}
+    kept: set[int] = set()
+    added: list[dict[str, int]] = []
+    for span in new:
+        known = by_start.get(span.start_ms)
+        if known is None:
+            added.append({"camera_id": camera_id, "start_ms": span.start_ms, "end_ms": span.end_ms})
+            continue
+        kept.add(known[0])
+        if known[1] != span.end_ms:
+            await session.execute(
+                update(RecordingSpan).where(RecordingSpan.id == known[0]).values(end_ms=span.end_ms)
+            )
+    dropped = [span_id for span_id, _, _ in old if span_id not in kept]
+    if dropped:
+        await session.execute(delete(RecordingSpan).where(RecordingSpan.id.in_(dropped)))
+    if added:
+        await session.execute(insert(RecordingSpan), added)
+
+
+async def _extend_spans(
+    session: AsyncSession, camera_id: int, added: Sequence[tuple[int, int]]
+) -> None:
+    """Spans after segments (start, end) were indexed: each new segment joins every span
+    it touches (within the tolerance) into one, or starts a span of its own."""
+    low = min(begin for begin, _ in added) - SPAN_TOLERANCE_MS
+    high = max(end for _, end in added) + SPAN_TOLERANCE_MS
+    near = await _spans_near(session, camera_id, low, high)
+    pieces = [Interval(a, b) for _, a, b in near] + [Interval(a, b) for a, b in added]
+    pieces.sort(key=lambda piece: piece.start_ms)
+    await _replace_spans(session, camera_id, near, merge_spans(pieces))
+
+
+async def _shrink_spans(
+    session: AsyncSession, camera_id: int, removed: Sequence[tuple[int, int]]
+) -> None:
+    """Spans after segments (start, end) were deleted: each span that held one is derived
+    again from the rows left, reading only those near the removed ones."""
+    near = await _spans_near(
+        session, camera_id, min(b for b, _ in removed), max(b for b, _ in removed)
+    )
+    starts = [begin for _, begin, _ in near]
+    held: dict[int, list[tuple[int, int]]] = {}
+    for begin, end in removed:
+        at = bisect_right(starts, begin) - 1
+        if at >= 0 and begin <= near[at][2]:
+            held.setdefault(at, []).append((begin, end))
+    for at, inside in held.items():
+        span = near[at]
+        await _replace_spans(
+            session, camera_id, [span], await _rejoin(session, camera_id, span, inside)
+        )
+
+
+async def _rejoin(
+    session: AsyncSession,
+    camera_id: int,
+    span: tuple[int, int, int],
+    removed: Sequence[tuple[int, int]],
+) -> list[Interval]:
+    """What is left of ``span`` once the segments ``removed`` (which lay in it) are gone.
+
+    Only the segments starting from the first removed one to the tolerance after the last
+    removed one ended can be cut off from what comes before them: those are read; the rows
+    before stay one stretch (up to the latest end among them), and the rows after stay
+    joined up to the span's end.
+    """
+    _, first_ms, last_ms = span
+    low = min(begin for begin, _ in removed)
+    high = max(end for _, end in removed) + SPAN_TOLERANCE_MS
+    times: list[tuple[int, int, int]] = []
+    if first_ms < low:
+        times.append((0, first_ms, await _end_before(session, camera_id, first_ms, low)))
+    middle = await session.execute(
+        select(Segment.id, Segment.start_ms, Segment.end_ms)
+        .where(Segment.camera_id == camera_id, Segment.start_ms >= low, Segment.start_ms <= high)
+        .order_by(Segment.start_ms)
+    )
+    times.extend((i, a, b) for i, a, b in middle)
+    after = await session.scalar(
+        select(func.min(Segment.start_ms)).where(
+            Segment.camera_id == camera_id, Segment.start_ms > high, Segment.start_ms <= last_ms
+        )
+    )
+    if after is not None:
+        times.append((0, after, last_ms))
+    return spans_of_times(times)
+
+
+async def _end_before(session: AsyncSession, camera_id: int, first_ms: int, low_ms: int) -> int:
+    """The latest end of the camera's segments starting in [first, low). No segment lasts
+    over LONGEST_SEGMENT_MS, so if one starts within that of ``low``, none starting more than
+    twice that before can end later: two hours of rows are read, not the whole span."""
+
+    def latest(since_ms: int) -> Any:
+        return select(func.max(Segment.end_ms), func.max(Segment.start_ms)).where(
+            Segment.camera_id == camera_id,
+            Segment.start_ms >= since_ms,
+            Segment.start_ms < low_ms,
+        )
+
+    since = max(first_ms, low_ms - 2 * LONGEST_SEGMENT_MS)
+    end, last_start = (await session.execute(latest(since))).one()
+    if since > first_ms and (last_start is None or last_start < low_ms - LONGEST_SEGMENT_MS):
+        end, _ = (await session.execute(latest(first_ms))).one()
+    return int(end) if end is not None else first_ms

@@ -21,6 +21,7 @@ from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
 from vigil.auth.tokens import MediaKind
 from vigil.node.live import LiveStream, StreamStart, Viewer
+from vigil.node.transcode import TranscodeLimit
 from vigil.nodes.registry import UnknownNode
 from vigil.store.cameras import CameraNotFound
 from vigil.store.models import Camera
@@ -43,9 +44,15 @@ _TRY_AGAIN_LATER = 1013
 Generation = Annotated[int, Path(ge=1, le=2**31 - 1, description="the ffmpeg run's number")]
 Sequence = Annotated[int, Path(ge=0, le=2**63 - 1, description="media sequence number")]
 StreamChoice = Annotated[
-    Literal["main", "sub"],
-    Query(description="sub: the camera's sub stream (grid views), the main one if it has none"),
+    Literal["main", "sub", "h264"],
+    Query(
+        description="sub: the camera's sub stream (grid views), the main one if it has none; "
+        "h264: the main stream converted to H.264 while watched, for browsers that cannot "
+        "play the camera's codec (at most node.max_transcodes cameras at once)"
+    ),
 ]
+# A transcode slot frees itself 10 s after its last viewer leaves.
+_RETRY_TRANSCODE = {"Retry-After": "10"}
 
 
 class LiveInfo(BaseModel):
@@ -61,9 +68,26 @@ class LiveInfo(BaseModel):
     snapshot: str = Field(description="path of the latest picture, with a signed link")
 
 
-def _stream(services: Services, camera: Camera, sub: bool = False) -> LiveStream | None:
-    """The camera's live stream on its node; None while the camera is disabled."""
-    return services.nodes.node(camera.node).live_stream(camera.id, sub)  # UnknownNode: 503
+def _stream(
+    services: Services, camera: Camera, stream: Literal["main", "sub", "h264"] = "main"
+) -> LiveStream | None:
+    """The camera's live stream on its node; None while the camera is disabled.
+    TranscodeLimit for ``h264`` when the node converts as many cameras as it may."""
+    node = services.nodes.node(camera.node)  # UnknownNode: 503
+    if stream == "h264":
+        return node.transcoded_stream(camera.id)
+    return node.live_stream(camera.id, stream == "sub")
+
+
+def _too_many_transcodes(connection: HTTPConnection, exc: TranscodeLimit) -> JSONResponse:
+    return problem(
+        connection,
+        503,
+        str(exc),
+        slug="transcode-limit",
+        title="Too many cameras converted to H.264",
+        headers=_RETRY_TRANSCODE,
+    )
 
 
 def _unavailable(connection: HTTPConnection, camera: Camera, disabled: bool) -> JSONResponse:
@@ -78,18 +102,22 @@ def _unavailable(connection: HTTPConnection, camera: Camera, disabled: bool) -> 
 _LIVE_PROBLEMS = problem_responses(401, 403, 404, 422, 503)
 
 
-@router.get("/live/info", responses=_LIVE_PROBLEMS)
+@router.get("/live/info", responses=_LIVE_PROBLEMS, response_model=LiveInfo)
 async def live_info(
     camera: LiveCamera, request: Request, services: ServicesDep, stream: StreamChoice = "main"
-) -> LiveInfo:
+) -> LiveInfo | JSONResponse:
     """What the live stream carries (codecs for MSE), how many watch it, and signed links
-    to it that work without cookies for a few minutes (players, ``<video>``, ``<img>``)."""
-    live = _stream(services, camera, stream == "sub")
+    to it that work without cookies for a few minutes (players, ``<video>``, ``<img>``).
+    For ``h264`` the codecs are known once its first viewer has started the conversion."""
+    try:
+        live = _stream(services, camera, stream)
+    except TranscodeLimit as exc:
+        return _too_many_transcodes(request, exc)
     start = live.start if live is not None else None
     video = start.info.video if start is not None else None
     base = request.url.path.removesuffix("/info")
     link = signed_query(request, MediaKind.LIVE, camera.id)
-    query = link + ("&stream=sub" if stream == "sub" else "")
+    query = link + (f"&stream={stream}" if stream != "main" else "")
     return LiveInfo(
         camera_id=camera.id,
         live=live is not None and live.has_picture,
@@ -128,7 +156,7 @@ async def live_playlist(camera: LiveCamera, request: Request, services: Services
     carry a signed link, so players need no cookies."""
     live = _stream(services, camera)
     query = signed_query(request, MediaKind.LIVE, camera.id)
-    playlist = live.hls.playlist(query) if live is not None else None
+    playlist = await live.hls_playlist(query) if live is not None else None
     if playlist is None:
         return _unavailable(request, camera, disabled=live is None)
     return Response(playlist, media_type=HLS_PLAYLIST, headers=_NO_STORE)
@@ -181,13 +209,15 @@ async def live_socket(
 ) -> None:
     """Live fMP4: a JSON text message (MIME type and codecs), then binary messages: the init
     segment, then fragments from a keyframe on. A new text message means a new stream
-    (ffmpeg restarted): its init segment follows. ``?stream=sub`` for grid views.
+    (ffmpeg restarted): its init segment follows. ``?stream=sub`` for grid views,
+    ``?stream=h264`` for browsers that cannot play the camera's codec (converted while
+    watched; refused with 503 ``transcode-limit`` beyond ``node.max_transcodes``).
     Authenticated like the other live routes: a session, an API key or a signed link."""
     try:
         _, camera = await authorize_camera(
             websocket, services, camera_id, Permission.VIEW_LIVE, Scope.LIVE, MediaKind.LIVE
         )
-        live = _stream(services, camera, stream == "sub")
+        live = _stream(services, camera, stream)
     except NotAuthenticated as exc:
         await _refuse(websocket, problem(websocket, 401, exc.detail, slug="not-authenticated"))
         return
@@ -200,6 +230,9 @@ async def live_socket(
     except UnknownNode as exc:
         detail = f"The media node {exc.node!r} is not connected; try again when it is."
         await _refuse(websocket, problem(websocket, 503, detail, slug="node-unavailable"))
+        return
+    except TranscodeLimit as exc:
+        await _refuse(websocket, _too_many_transcodes(websocket, exc))
         return
     if live is None:
         await _refuse(websocket, _unavailable(websocket, camera, disabled=True))

@@ -6,14 +6,15 @@ from __future__ import annotations
 import logging
 import stat
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from vigil.api.deps import ServicesDep
-from vigil.api.problems import RecordingNotFound, problem_responses
+from vigil.api.problems import RecordingNotFound, problem, problem_responses
 from vigil.api.routers import API_PREFIX
 from vigil.api.routers.recordings import _query_range
 from vigil.api.schemas import IntervalOut, Output
@@ -23,8 +24,10 @@ from vigil.app import Services
 from vigil.auth.tokens import MediaKind
 from vigil.node.layout import UnsafePath
 from vigil.playback.frames import NoFrame
+from vigil.playback.playlist import splices_files
+from vigil.playback.transcode import ConversionFailed, h264_playlist
 from vigil.store.events import EventFilter
-from vigil.store.segments import Interval, SegmentRow, find_gaps, first_per_slot, spans_of_times
+from vigil.store.segments import Interval, SegmentRow, find_gaps
 from vigil.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,13 @@ async def vod_playlist(
     services: ServicesDep,
     start: Annotated[Instant | None, Query(description="default: a day before end")] = None,
     end: Annotated[Instant | None, Query(description="default: now")] = None,
+    video: Annotated[
+        Literal["recorded", "h264"],
+        Query(
+            description="h264: the footage converted to H.264 as it is played, one media "
+            "segment per file, for browsers that cannot decode what was recorded (H.265)"
+        ),
+    ] = "recorded",
 ) -> Response:
     """An HLS playlist of the recordings in [start, end) (at most 31 days), starting at the
     keyframe at or before ``start``; gaps and stream changes are discontinuities, and
@@ -99,6 +109,8 @@ async def vod_playlist(
     start_ms, end_ms = _query_range(start, end, now_ms())
     rows = await services.segments.rows_in_range(camera.id, start_ms, end_ms)
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
+    if video == "h264":
+        return await _h264_vod(request, services, camera.id, rows, link, (start_ms, end_ms))
     text = await services.playback.playlist(
         rows,
         lambda row: _local_file(services, row),
@@ -107,6 +119,7 @@ async def vod_playlist(
         lambda row: f"files/{row.path}{link}",
         start_ms,
         end_ms,
+        one_timeline=splices_files(request.headers.get("user-agent", "")),
     )
     if text is None:
         raise _no_footage(camera.id, start_ms, end_ms)
@@ -120,6 +133,68 @@ async def vod_playlist(
     return Response(text, media_type=HLS_PLAYLIST, headers={"Cache-Control": "no-cache"})
 
 
+async def _h264_vod(
+    request: Request,
+    services: ServicesDep,
+    camera_id: int,
+    rows: list[SegmentRow],
+    link: str,
+    span: tuple[int, int],
+) -> Response:
+    """The playlist of the footage converted to H.264 (see vigil/playback/transcode.py)."""
+    text = h264_playlist(rows, lambda row, part: f"h264/{part}/{row.path}{link}", *span)
+    if text is None:
+        raise _no_footage(camera_id, *span)
+    await services.auth.audit.record(
+        actor_of(request),
+        "recording.view",
+        target=f"camera:{camera_id}",
+        start=iso(span[0]),
+        end=iso(span[1]),
+    )
+    return Response(text, media_type=HLS_PLAYLIST, headers={"Cache-Control": "no-cache"})
+
+
+_KEY_LENGTH = 2000  # storage keys are far shorter; a longer one is no key
+
+
+@router.get(
+    "/h264/{part}/{path:path}",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}, **problem_responses(401, 403, 404, 422, 503)},
+)
+async def converted_file(
+    camera: RecordingsMedia,
+    part: Annotated[
+        Literal["init", "media"], PathParam(description="the init part or the fragments")
+    ],
+    path: Annotated[str, PathParam(max_length=_KEY_LENGTH, description="a segment's `path`")],
+    request: Request,
+    services: ServicesDep,
+) -> Response:
+    """A recorded file converted to H.264 (fragmented MP4, in two parts for HLS), made on its
+    first request and kept for a while; what ``vod.m3u8?video=h264`` points to."""
+    seg = None if "\x00" in path else await services.segments.by_path(camera.id, path)
+    if seg is None or services.recorded_h264 is None:
+        raise RecordingNotFound
+    source = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
+    try:
+        converted = await services.recorded_h264.converted(source, seg.video_codec)
+    except ConversionFailed as exc:
+        log.warning("camera %s: %s", camera.id, exc)
+        return problem(
+            request,
+            503,
+            f"This recording cannot be converted to H.264 now: {exc}",
+            slug="conversion-failed",
+        )
+    return FileResponse(
+        converted.init if part == "init" else converted.media,
+        media_type="video/mp4",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
 @router.get("/timeline", responses=problem_responses(401, 403, 404, 422))
 async def timeline(
     camera: RecordingsCamera,
@@ -131,18 +206,18 @@ async def timeline(
         int, Query(ge=1, le=10_000, description="at most this many previews, evenly spread")
     ] = DEFAULT_PREVIEWS,
 ) -> TimelineOut:
-    """What a scrubbing bar needs for [start, end): recorded spans, gaps, events and preview
-    images (each segment's first frame, made on its first request, then served from disk),
-    at most ``previews`` of them: the first segment of each equal slice of the range."""
+    """What a scrubbing bar needs for [start, end): recorded spans, gaps, events, motion and
+    preview images (each segment's first frame, made on its first request, then served from
+    disk), at most ``previews`` of them: the first segment starting in each equal slice of
+    the range. Spans are kept as segments are indexed and deleted, and the database picks
+    the previews: a camera-day reads tens of rows, not its 8,640 segments."""
     now = now_ms()
     start_ms, end_ms = _query_range(start, end, now)
-    slot_ms = -(-(end_ms - start_ms) // previews)
-    times = await services.segments.times_in_range(camera.id, start_ms, end_ms)
     spans = [
         Interval(max(span.start_ms, start_ms), min(span.end_ms, end_ms))
-        for span in spans_of_times(times)
+        for span in await services.segments.spans_in_range(camera.id, start_ms, end_ms)
     ]
-    samples = first_per_slot(times, start_ms, slot_ms)
+    samples = await services.segments.preview_times(camera.id, start_ms, end_ms, previews)
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
     root = _camera_root(request, camera.id)
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
@@ -176,8 +251,8 @@ async def timeline(
         ],
         motion=[IntervalOut(start=max(a, start_ms), end=min(b, end_ms)) for a, b in motion],
         previews=[
-            PreviewOut(time=begin, url=f"{root}/segments/{sid}/preview.jpg{link}")
-            for sid, begin in samples
+            PreviewOut(time=begin, url=f"{root}/preview.jpg{link}&at={iso(begin)}")
+            for begin in samples
         ],
     )
 
@@ -194,7 +269,32 @@ async def segment_preview(
     seg = await services.segments.get(camera.id, segment_id)
     if seg is None:
         raise RecordingNotFound
-    path = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
+    return await _preview(services, seg.node, seg.path)
+
+
+@router.get(
+    "/preview.jpg",
+    response_class=FileResponse,
+    responses={200: _JPEG, **problem_responses(401, 403, 404, 422, 503)},
+)
+async def preview_at_instant(
+    camera: RecordingsMedia,
+    services: ServicesDep,
+    at: Annotated[Instant, Query(description="a recorded instant")],
+) -> FileResponse:
+    """A small image of the first frame of the segment recorded at ``at``, for scrubbing
+    (cached for a day): the timeline's previews point here, by time, so that the database
+    picks them from its index without reading a row."""
+    rows = await services.segments.rows_in_range(camera.id, at, at + 1)
+    row = next((r for r in rows if r.start_ms <= at < r.end_ms), None)
+    if row is None:
+        raise RecordingNotFound
+    return await _preview(services, row.node, row.path)
+
+
+async def _preview(services: Services, node: str, key: str) -> FileResponse:
+    """The preview of the segment file ``key`` on ``node``, made on first request."""
+    path = services.nodes.node(node).recording_file(key)  # UnsafePath: 404
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             raise RecordingNotFound

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import stat
 from pathlib import PurePosixPath
@@ -9,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
@@ -32,8 +33,10 @@ from vigil.api.security import (
 from vigil.api.types import Instant, SegmentId
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
+from vigil.playback.fragments import NotFragmented
+from vigil.playback.retime import CannotShift, RangeNotSatisfiable, read_shifted
 from vigil.store.models import Segment
-from vigil.store.segments import Interval, find_gaps, merge_spans
+from vigil.store.segments import Interval, find_gaps
 from vigil.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -131,7 +134,7 @@ async def list_recordings(
     segments = await services.segments.in_range(camera.id, start_ms, end_ms)
     spans = [
         Interval(max(span.start_ms, start_ms), min(span.end_ms, end_ms))
-        for span in merge_spans(segments)
+        for span in await services.segments.spans_in_range(camera.id, start_ms, end_ms)
     ]
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
     if motion is not None:
@@ -193,15 +196,49 @@ async def download_segment(
     responses={200: _MP4, **problem_responses(401, 403, 404, 422)},
 )
 async def download_file(
-    camera: RecordingsMedia, path: StorageKey, services: ServicesDep
-) -> FileResponse:
+    camera: RecordingsMedia,
+    path: StorageKey,
+    request: Request,
+    services: ServicesDep,
+    shift: Annotated[
+        int,
+        Query(
+            ge=-(2**53),
+            le=2**53,
+            description="µs to move the file's decode times by: where a VOD playlist lays it "
+            "on one timeline (vigil/playback/retime.py)",
+        ),
+    ] = 0,
+) -> Response:
     """A recorded file by its storage key (a segment's ``path``); only indexed keys are served."""
     if len(path) > _MAX_KEY_LENGTH or "\x00" in path:
         raise RecordingNotFound
     seg = await services.segments.by_path(camera.id, path)
     if seg is None:
         raise RecordingNotFound
+    if shift:
+        return await _shifted_file(services, seg, shift, request.headers.get("range"))
     return _file(services, seg)
+
+
+async def _shifted_file(
+    services: Services, seg: Segment, shift_us: int, range_header: str | None
+) -> Response:
+    path = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
+    try:
+        part = await asyncio.to_thread(
+            read_shifted, services.playback.fragments, path, range_header, shift_us
+        )
+    except RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
+    except (OSError, NotFragmented, CannotShift):
+        raise RecordingNotFound from None
+    headers = {"Accept-Ranges": "bytes"}
+    if range_header is not None:
+        headers["Content-Range"] = f"bytes {part.first}-{part.last}/{part.size}"
+    return Response(
+        part.body, status_code=206 if range_header else 200, media_type="video/mp4", headers=headers
+    )
 
 
 @router.patch("/segments/{segment_id}", responses=problem_responses(400, 401, 403, 404, 422))

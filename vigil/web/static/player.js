@@ -5,7 +5,10 @@
 // cookies for a few minutes): fetched again on each reconnect. A picture that stops moving
 // for STALLED_MS is reported ("stalled", then "moving" when it moves again): the camera's
 // status may say so only for a moment, between its reconnection attempts. A stream stuck for
-// STUCK_MS is dropped and reconnected, with no reload.
+// STUCK_MS is dropped and reconnected, with no reload. A codec this browser cannot decode
+// (H.265 in most) falls back to an H.264 stream: the sub stream if it is H.264, else the
+// server's conversion (?stream=h264, made while watched; the server may refuse it when it
+// converts as many cameras as it may, and the problem's words are shown).
 import { api, problemDetail, signInAgain } from "/static/api.js";
 import { loadHls } from "/static/load_hls.js";
 
@@ -21,7 +24,7 @@ const STUCK_MS = 6000;
 // "moving"); onInfo(info) receives each live/info answer.
 export function play(video, cameraId, { stream = "main", hls = false, onState, onInfo } = {}) {
   const base = `/api/cameras/${encodeURIComponent(cameraId)}`;
-  const query = stream === "sub" ? "?stream=sub" : "";
+  let variant = stream; // "main", "sub" or "h264": what this browser plays (see fallBack)
   const report = onState || (() => {});
   let stopped = false;
   let socket = null;
@@ -39,14 +42,28 @@ export function play(video, cameraId, { stream = "main", hls = false, onState, o
     retry = setTimeout(start, RECONNECT_MS);
   }
 
+  // The next stream to try when this browser cannot decode `codecs`: the sub stream (when
+  // the camera has none, the server answers with the main one, and the next step follows),
+  // then the conversion to H.264. False when there is nothing left to try.
+  function fallBack(codecs) {
+    const next = { main: "sub", sub: "h264" }[variant];
+    if (!next) return false;
+    variant = next;
+    const to = next === "h264" ? "H.264" : "the sub stream";
+    report("connecting", `${codecs || "this video"} cannot play here; trying ${to}`);
+    return true;
+  }
+
   // The signed addresses of the stream, or null when it cannot play (the reason reported).
   async function liveInfo() {
+    const query = variant === "main" ? "" : `?stream=${variant}`;
     const response = await api(`${base}/live/info${query}`);
     if (response.status === 401) {
       signInAgain();
       return null;
     }
     if (!response.ok) {
+      lastPicture = 0; // refused: its reason stays shown, not "stalled" for an old picture
       report("error", await problemDetail(response, `HTTP ${response.status}`));
       retry = setTimeout(start, 5 * RECONNECT_MS);
       return null;
@@ -73,6 +90,10 @@ export function play(video, cameraId, { stream = "main", hls = false, onState, o
       return;
     }
     if (info === null || stopped) return;
+    if (info.mime && !MediaSource.isTypeSupported(info.mime) && fallBack(info.codecs)) {
+      playWebSocket();
+      return;
+    }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${info.websocket}`);
     socket = ws;
@@ -86,6 +107,10 @@ export function play(video, cameraId, { stream = "main", hls = false, onState, o
       if (!MediaSource.isTypeSupported(description.mime)) {
         ws.onclose = null;
         ws.close();
+        if (fallBack(description.codecs)) {
+          playWebSocket();
+          return;
+        }
         hls = true;
         report("error", `cannot play ${description.codecs} here; trying HLS`);
         playHls();

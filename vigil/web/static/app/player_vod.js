@@ -2,8 +2,10 @@
 // of time around the playhead (GET /api/cameras/{id}/vod.m3u8), with wall-clock time mapped
 // to media time and back through each fragment's program date time. Gaps are left out of the
 // playlist, so the media timeline runs straight over them; a seek into a gap lands on the
-// footage after it.
+// footage after it. Footage this browser cannot decode (H.265 in most) is played again from
+// the server's conversion to H.264 (vod.m3u8?video=h264, one file a media segment).
 import { loadHls } from "/static/load_hls.js";
+import { CODEC_ERRORS, h264Url } from "./vod.js";
 
 const BEFORE_MS = 10 * 60_000; // a window: 10 min before the playhead,
 const AFTER_MS = 30 * 60_000; // 30 min after it (never past now)
@@ -24,6 +26,7 @@ export class VodPlayer {
     this.pending = null; // the wall time to show once the playlist is in
     this.rate = 1;
     this.onReady = null; // called when a window's footage is ready to play
+    this.h264 = false; // playing the conversion to H.264: this browser cannot decode the original
   }
 
   // The wall-clock instant shown (ms), or null before footage is loaded.
@@ -102,9 +105,10 @@ export class VodPlayer {
     }
     if (this.video === null) return; // destroyed meanwhile
     if (this.hls) this.hls.destroy();
-    const url =
+    const recorded =
       `/api/cameras/${this.cameraId}/vod.m3u8?start=${this.window.start / 1000}` +
       `&end=${this.window.end / 1000}`;
+    const url = this.h264 ? h264Url(recorded) : recorded;
     const hls = new window.Hls({ autoStartLoad: false, maxBufferLength: 20, manifestLoadingMaxRetry: 2 });
     this.hls = hls;
     hls.on(window.Hls.Events.LEVEL_LOADED, (_, data) => {
@@ -125,7 +129,13 @@ export class VodPlayer {
       if (this.onReady) this.onReady();
     });
     hls.on(window.Hls.Events.ERROR, (_, data) => {
-      if (hls !== this.hls || !data.fatal) return;
+      if (hls !== this.hls) return;
+      if (!this.h264 && CODEC_ERRORS.has(data.details)) {
+        this.h264 = true;
+        this.load(this.now() ?? wall);
+        return;
+      }
+      if (!data.fatal) return;
       this.pending = null;
       const status = data.response && data.response.code;
       if (status === 404) this.onState("none");

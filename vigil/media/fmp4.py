@@ -1,11 +1,13 @@
 """Fragmented MP4 in memory: the init segment's tracks and codecs, and each fragment's
-keyframe flag and duration. Only the boxes live streaming needs are read."""
+keyframe flag, duration and decode times. Only the boxes that live view and playback need
+are read."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from vigil.media.mp4 import MalformedMp4, boxes, child, descend
 
 # ISO/IEC 14496-12 sample flags: bit 16 is sample_is_non_sync_sample.
 _NON_SYNC = 0x0001_0000
@@ -22,48 +24,6 @@ _TRUN_DURATION = 0x100
 _TRUN_SIZE = 0x200
 _TRUN_FLAGS = 0x400
 _TRUN_CTS = 0x800
-
-
-class MalformedMp4(ValueError):
-    """Bytes that do not hold the boxes expected of fragmented MP4."""
-
-
-def boxes(
-    data: bytes | memoryview, start: int = 0, end: int | None = None
-) -> Iterator[tuple[str, int, int]]:
-    """(type, payload start, box end) of each box in ``data[start:end]``."""
-    end = len(data) if end is None else end
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            if offset + 16 > end:
-                raise MalformedMp4("truncated 64-bit box size")
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise MalformedMp4(f"box {kind!r} at {offset} overruns its parent")
-        yield kind.decode("latin-1"), offset + header, offset + size
-        offset += size
-
-
-def _child(data: bytes, start: int, end: int, kind: str) -> tuple[int, int] | None:
-    for found, payload, box_end in boxes(data, start, end):
-        if found == kind:
-            return payload, box_end
-    return None
-
-
-def _path(data: bytes, start: int, end: int, *kinds: str) -> tuple[int, int] | None:
-    span: tuple[int, int] | None = (start, end)
-    for kind in kinds:
-        if span is None:
-            return None
-        span = _child(data, span[0], span[1], kind)
-    return span
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +59,11 @@ class InitInfo:
 
 def parse_init(data: bytes) -> InitInfo:
     """Tracks of an init segment (ftyp + moov); MalformedMp4 if there is no moov."""
-    moov = _path(data, 0, len(data), "moov")
+    moov = descend(data, 0, len(data), "moov")
     if moov is None:
         raise MalformedMp4("no moov box")
     trex: dict[int, tuple[int, int]] = {}
-    mvex = _child(data, *moov, "mvex")
+    mvex = child(data, *moov, "mvex")
     if mvex is not None:
         for kind, payload, end in boxes(data, *mvex):
             if kind == "trex" and end - payload >= 24:
@@ -119,10 +79,10 @@ def parse_init(data: bytes) -> InitInfo:
 
 
 def _track(data: bytes, start: int, end: int, trex: dict[int, tuple[int, int]]) -> Track | None:
-    tkhd = _child(data, start, end, "tkhd")
-    mdhd = _path(data, start, end, "mdia", "mdhd")
-    hdlr = _path(data, start, end, "mdia", "hdlr")
-    stsd = _path(data, start, end, "mdia", "minf", "stbl", "stsd")
+    tkhd = child(data, start, end, "tkhd")
+    mdhd = descend(data, start, end, "mdia", "mdhd")
+    hdlr = descend(data, start, end, "mdia", "hdlr")
+    stsd = descend(data, start, end, "mdia", "minf", "stbl", "stsd")
     if tkhd is None or mdhd is None or hdlr is None or stsd is None:
         return None
     version = data[tkhd[0]]
@@ -148,12 +108,12 @@ def _track(data: bytes, start: int, end: int, trex: dict[int, tuple[int, int]]) 
 
 def _video_codec(data: bytes, fourcc: str, start: int, end: int) -> str:
     if fourcc in ("avc1", "avc3"):
-        avcc = _child(data, start, end, "avcC")
+        avcc = child(data, start, end, "avcC")
         if avcc is not None:
             profile, compat, level = data[avcc[0] + 1 : avcc[0] + 4]
             return f"{fourcc}.{profile:02x}{compat:02x}{level:02x}"
     if fourcc in ("hvc1", "hev1"):
-        hvcc = _child(data, start, end, "hvcC")
+        hvcc = child(data, start, end, "hvcC")
         if hvcc is not None:
             return f"{fourcc}.{hevc_parameters(data[hvcc[0] : hvcc[1]])}"
     return fourcc
@@ -181,7 +141,7 @@ def hevc_parameters(hvcc: bytes) -> str:
 def _audio_codec(data: bytes, fourcc: str, start: int, end: int) -> str:
     if fourcc != "mp4a":
         return fourcc
-    esds = _child(data, start, end, "esds")
+    esds = child(data, start, end, "esds")
     if esds is None:
         return fourcc
     info = _decoder_config(data[esds[0] + 4 : esds[1]])
@@ -254,7 +214,7 @@ def parse_fragment(moof: bytes, video: Track) -> FragmentInfo:
     for kind, payload, end in boxes(moof, outer[1], outer[2]):
         if kind != "traf":
             continue
-        tfhd = _child(moof, payload, end, "tfhd")
+        tfhd = child(moof, payload, end, "tfhd")
         if tfhd is None:
             continue
         tf_flags = int.from_bytes(moof[tfhd[0] + 1 : tfhd[0] + 4], "big")
@@ -281,7 +241,7 @@ def _traf(
     if tf_flags & _TFHD_FLAGS:
         (default_flags,) = struct.unpack_from(">I", moof, cursor)
     decode_time = None
-    tfdt = _child(moof, start, end, "tfdt")
+    tfdt = child(moof, start, end, "tfdt")
     if tfdt is not None:
         version = moof[tfdt[0]]
         decode_time = struct.unpack_from(">Q" if version == 1 else ">I", moof, tfdt[0] + 4)[0]
@@ -317,3 +277,30 @@ def _traf(
     if first_flags is None:
         raise MalformedMp4("video traf without samples")
     return FragmentInfo(not first_flags & _NON_SYNC, duration, decode_time)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeTime:
+    """Where a track's ``tfdt`` value (its fragment's first decode time) lies in a moof."""
+
+    offset: int  # of the value, from the start of the moof box: a big-endian integer
+    width: int  # 8 bytes (version 1) or 4 (version 0)
+    track_id: int
+
+
+def decode_times(moof: bytes) -> tuple[DecodeTime, ...]:
+    """Every track's tfdt in one moof box (header included)."""
+    outer = next(boxes(moof), None)
+    if outer is None or outer[0] != "moof":
+        raise MalformedMp4("not a moof box")
+    found = []
+    for kind, payload, end in boxes(moof, outer[1], outer[2]):
+        if kind != "traf":
+            continue
+        tfhd = child(moof, payload, end, "tfhd")
+        tfdt = child(moof, payload, end, "tfdt")
+        if tfhd is None or tfdt is None:
+            continue
+        (track_id,) = struct.unpack_from(">I", moof, tfhd[0] + 4)
+        found.append(DecodeTime(tfdt[0] + 4, 8 if moof[tfdt[0]] == 1 else 4, track_id))
+    return tuple(found)
