@@ -14,7 +14,7 @@ from vigil.app import Services
 from vigil.link.messages import CameraState
 from vigil.media.mp4 import boxes
 from vigil.node.live import Fragment, LiveStream, StreamStart, Viewer
-from vigil.node.transcode import TranscodeLimit
+from vigil.node.transcode import GIVE_WAY_SECONDS, TranscodeLimit
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
@@ -115,7 +115,12 @@ async def test_conversions_are_bounded_and_an_idle_one_gives_way(
     with pytest.raises(TranscodeLimit) as refused:
         transcoded(services, second)
     assert "node.max_transcodes" in str(refused.value)
-    watching.close()  # nobody watches the first one now: it gives way to the second
+    watching.close()
+    # A player reconnecting is back at once: the first keeps its place for a moment...
+    with pytest.raises(TranscodeLimit):
+        transcoded(services, second)
+    # ...and unwatched for longer, it gives way to the second.
+    await asyncio.sleep(GIVE_WAY_SECONDS)
     viewer = transcoded(services, second).join()
     start, _ = await first_picture(viewer)
     assert start.info.codecs.startswith("avc1.")

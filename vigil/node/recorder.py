@@ -266,7 +266,8 @@ class CameraRecorder:
                 _feed(detect_pipe, functools.partial(self._detect.consume, config=detect))
             )
         readers = asyncio.gather(*outputs)
-        watchdog = asyncio.create_task(self._watch(proc))
+        sub_frames = detect is not None and detect_from_sub(config)
+        watchdog = asyncio.create_task(self._watch(proc, sub_frames))
         try:
             await readers
             await proc.wait()
@@ -316,15 +317,27 @@ class CameraRecorder:
         update = {"detect": detect.model_copy(update={"prefer_sub": False})}
         return self.config.model_copy(update=update)
 
-    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
-        """Stop ffmpeg when asked to, or when the stream has stalled."""
+    async def _watch(self, proc: asyncio.subprocess.Process, sub_frames: bool = False) -> None:
+        """Stop ffmpeg when asked to, or when the stream has stalled; with ``sub_frames``
+        (detection decodes the sub stream), also when the sub stream's frames stop: the
+        recording may go on meanwhile, but detection would be blind."""
         limit = self._settings.stall_timeout_seconds
+        # Counted once this run's sub frames have begun (connecting to it takes its time).
+        frames_read = self._detect.frames_read if self._detect is not None else 0
+        frames_at = self._clock()
+        frames_began = False
         while proc.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 0.5)
             if self._stopping.is_set():
                 break
             waited = self._clock() - self._last_progress
+            if sub_frames and self._detect is not None:
+                if self._detect.frames_read != frames_read:
+                    frames_read, frames_at = self._detect.frames_read, self._clock()
+                    frames_began = True
+                if frames_began and self._streamed:
+                    waited = max(waited, self._clock() - frames_at)
             connecting = not self._streamed
             if waited > limit + (self._settings.connect_timeout_seconds if connecting else 0):
                 self._stalled = self._streamed
