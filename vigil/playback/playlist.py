@@ -159,6 +159,18 @@ def _shifted(uri: str, shift_us: int) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}shift={shift_us}"
 
 
+def vod_header(longest_seconds: float) -> list[str]:
+    """The first lines of a VOD playlist whose longest media segment lasts this long."""
+    return [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(longest_seconds))}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+
+
 def vod_playlist(
     files: Sequence[RecordedFile], start_ms: int, end_ms: int, *, one_timeline: bool = True
 ) -> str | None:
@@ -170,14 +182,7 @@ def vod_playlist(
         return None
     longest = max(part.seconds for run in runs for part in run.parts)
     lead = max(0, start_ms - runs[0].start_ms) / 1000
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:7",
-        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(longest))}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
+    lines = vod_header(longest)
     if lead:
         # Media segments start on keyframes; players begin at the instant asked for.
         lines.append(f"#EXT-X-START:TIME-OFFSET={lead:.3f},PRECISE=YES")

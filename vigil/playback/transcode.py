@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import math
 import os
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.media.mp4 import MalformedMp4, boxes
+from vigil.playback.playlist import vod_header
 from vigil.store.segments import SegmentRow
 from vigil.timeutil import iso
 
@@ -175,14 +175,7 @@ def h264_playlist(
     if not files:
         return None
     longest = max((row.end_ms - row.start_ms) / 1000 for row in files)
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:7",
-        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(longest))}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
+    lines = vod_header(longest)
     if (lead := max(0, start_ms - files[0].start_ms) / 1000) > 0:
         lines.append(f"#EXT-X-START:TIME-OFFSET={lead:.3f},PRECISE=YES")
     for n, row in enumerate(files):
