@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 
 def now_ms() -> int:
@@ -44,5 +45,20 @@ def parse_instant(text: str) -> int:
     return value
 
 
+_DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _iso_day(days: int) -> str:
+    return (_EPOCH + timedelta(days=days)).isoformat()
+
+
 def iso(ms: int) -> str:
-    return ms_to_datetime(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-12-06T12:34:56.789Z``. Responses hold thousands of instants (a timeline's
+    previews), so this is arithmetic and a cached date, not a datetime each."""
+    days, rest = divmod(ms, _DAY_MS)
+    seconds, milli = divmod(rest, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}Z"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from vigil.link.messages import MotionSpan, SegmentRecord
@@ -49,3 +50,25 @@ async def test_a_backlog_of_mixed_kinds_is_delivered_in_order_and_then_nothing_w
 
     assert app.calls == expected
     assert outbox.pending() == 0
+
+
+async def test_segments_wait_for_each_other_and_motion_takes_them_along(tmp_path: Path) -> None:
+    # Cameras that started together finish their segments together: one transaction for
+    # them all, not one each; motion (an alert) is not held back by that wait.
+    app = RecordingApp()
+    outbox = Outbox(tmp_path / "outbox", app, "edge", retry_seconds=1, gather_seconds=0.5)  # type: ignore[arg-type]
+    delivering = asyncio.create_task(outbox.run())
+    try:
+        outbox.recorded([_segment(0)])
+        await asyncio.sleep(0.2)
+        outbox.recorded([_segment(10)])
+        assert app.calls == []  # still gathering
+        await asyncio.wait_for(outbox.wait_delivered(), 2)
+        assert app.calls == [("recorded", [0, 10])]
+
+        outbox.recorded([_segment(20)])
+        outbox.motion([_motion(21)])
+        await asyncio.sleep(0.1)  # well within the gather time
+        assert app.calls[1:] == [("recorded", [20]), ("motion", [21])]
+    finally:
+        delivering.cancel()

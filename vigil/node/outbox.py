@@ -8,6 +8,7 @@ way that matters (every link call is idempotent).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -22,14 +23,29 @@ from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
+# Index updates wait this long for others before they are delivered: every camera finishes
+# a segment every few seconds, mostly at about the same time as the others (they started
+# together), so one transaction indexes a second's segments of every camera instead of one
+# each. Events and motion do not wait (alerts are prompt) and take the waiting along.
+GATHER_SECONDS = 1.0
+
 
 class Outbox:
-    def __init__(self, folder: Path, app: AppSide, node: str, retry_seconds: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        app: AppSide,
+        node: str,
+        retry_seconds: float,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
         self._folder = folder
         self._app = app
         self._node = node
         self._retry = retry_seconds
+        self._gather = gather_seconds
         self._wake = asyncio.Event()
+        self._prompt = asyncio.Event()  # something pending should not wait for the rest
         self._idle = asyncio.Event()
         self._counter = itertools.count()
         self._lock = asyncio.Lock()
@@ -42,10 +58,10 @@ class Outbox:
         return sum(1 for _ in self._folder.glob("*.json"))
 
     def recorded(self, segments: list[SegmentRecord]) -> None:
-        self._put({"recorded": [s.model_dump() for s in segments]})
+        self._put({"recorded": [s.model_dump() for s in segments]}, prompt=False)
 
     def removed(self, paths: list[str]) -> None:
-        self._put({"removed": paths})
+        self._put({"removed": paths}, prompt=False)
 
     def events(self, events: list[EventRecord]) -> None:
         self._put({"events": [e.model_dump(mode="json") for e in events]})
@@ -57,7 +73,7 @@ class Outbox:
         """Events opened before ``before_ms`` will never be ended by this node."""
         self._put({"interrupted": [before_ms]})
 
-    def _put(self, body: dict[str, object]) -> None:
+    def _put(self, body: dict[str, object], prompt: bool = True) -> None:
         # Names sort in the order written: time, then a counter within this process.
         name = f"{now_ms():015d}-{os.getpid()}-{next(self._counter):09d}"
         tmp = self._folder / f"{name}.tmp"
@@ -68,6 +84,8 @@ class Outbox:
         tmp.rename(self._folder / f"{name}.json")
         self._idle.clear()
         self._wake.set()
+        if prompt:
+            self._prompt.set()
 
     async def flush(self) -> bool:
         """Deliver everything pending now. False if the application server is unavailable.
@@ -136,7 +154,11 @@ class Outbox:
         """Deliver messages as they come; retry while the application server is away."""
         while True:
             await self._wake.wait()
+            if not self._prompt.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._prompt.wait(), self._gather)
             self._wake.clear()
+            self._prompt.clear()
             try:
                 delivered = await self.flush()
             except Exception:

@@ -108,12 +108,10 @@ class NodeRegistry:
 
     @_app_side
     async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None:
-        known = await self._cameras.existing({s.camera_id for s in segments}, node=node)
+        added = await self._segments.add(node, segments)
         # A camera deleted while its segment was in flight: the file goes, not an orphan row.
-        orphans = [s.path for s in segments if s.camera_id not in known]
-        await self._segments.add(node, [s for s in segments if s.camera_id in known])
-        if orphans and node in self._nodes:
-            await self._nodes[node].delete_files(orphans)
+        if added.orphans and node in self._nodes:
+            await self._nodes[node].delete_files(added.orphans)
 
     @_app_side
     async def segments_removed(self, node: str, paths: list[str]) -> None:

@@ -90,14 +90,6 @@ class CameraStore:
         async with self._db.read() as session:
             return list(await session.scalars(query))
 
-    async def existing(self, camera_ids: set[int], node: str) -> set[int]:
-        """Which of ``camera_ids`` exist on ``node``."""
-        async with self._db.read() as session:
-            rows = await session.scalars(
-                select(Camera.id).where(Camera.id.in_(camera_ids), Camera.node == node)
-            )
-            return set(rows)
-
     async def update(self, camera_id: int, changes: dict[str, Any]) -> Camera:
         """Apply a partial update; keys are :class:`CameraFields` names."""
         try:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -31,6 +33,15 @@ FAR_FUTURE_MS = 2**62
 class Interval:
     start_ms: int
     end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What :meth:`SegmentIndex.add` did: rows added, and the paths of segments whose
+    camera is not on the node (deleted while they were in flight)."""
+
+    count: int
+    orphans: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,42 +134,51 @@ class SegmentIndex:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, node: str, records: Sequence[SegmentRecord]) -> int:
-        """Index finished segments; ones already indexed (same path) are left alone."""
+    async def add(self, node: str, records: Sequence[SegmentRecord]) -> Added:
+        """Index finished segments of ``node``'s cameras; ones already indexed (same path)
+        are left alone, and those of a camera not (or no longer) on the node are returned
+        as orphans, not indexed.
+
+        This runs for every segment every camera records, so it is a handful of statements
+        per batch whatever its size: the cameras (checked and, on PostgreSQL, locked), one
+        insert that skips known paths and flags motion already reported, and per camera one
+        read and one write of its spans."""
         if not records:
-            return 0
-        paths = [r.path for r in records]
+            return Added(0, [])
         async with self._db.write() as session:
-            await self._take_cameras(session, {r.camera_id for r in records})
-            known: set[str] = set()
-            for chunk in _chunks(paths):
-                rows = await session.scalars(select(Segment.path).where(Segment.path.in_(chunk)))
-                known.update(rows)
+            known = await self._take_cameras(session, {r.camera_id for r in records}, node)
+            orphans = [r.path for r in records if r.camera_id not in known]
             # One path once, even if a batch repeats it (a recovered segment can be
             # reported by both recovery and reconciliation before delivery).
-            new = list({r.path: r for r in records if r.path not in known}.values())
-            session.add_all(
-                Segment(node=node, protected=False, motion=False, **r.model_dump()) for r in new
+            rows = {r.path: _row(r) for r in records if r.camera_id in known}
+            if not rows:
+                return Added(0, orphans)
+            insert_new = self._insert().values(
+                node=node,
+                protected=False,
+                # Motion reported before its segment arrived (a span can end after the
+                # segment does, or come first through the outbox).
+                motion=select(MotionRow.id)
+                .where(
+                    MotionRow.camera_id == bindparam("of_camera"),
+                    MotionRow.start_ms < bindparam("until_ms"),
+                    MotionRow.end_ms > bindparam("since_ms"),
+                )
+                .exists(),
             )
-            await session.flush()
-            for camera_id, added in _by_camera((r.camera_id, r.start_ms, r.end_ms) for r in new):
-                await _extend_spans(session, camera_id, added)
-            # Motion reported before its segment arrived (a span can end after the
-            # segment does, or come first through the outbox).
-            for chunk in _chunks([r.path for r in new]):
-                overlapping = (
-                    select(MotionRow.id)
-                    .where(
-                        MotionRow.camera_id == Segment.camera_id,
-                        MotionRow.start_ms < Segment.end_ms,
-                        MotionRow.end_ms > Segment.start_ms,
-                    )
-                    .exists()
-                )
-                await session.execute(
-                    update(Segment).where(Segment.path.in_(chunk), overlapping).values(motion=True)
-                )
-        return len(new)
+            result = await session.execute(
+                insert_new.on_conflict_do_nothing(index_elements=[Segment.path]).returning(
+                    Segment.camera_id, Segment.start_ms, Segment.end_ms
+                ),
+                list(rows.values()),
+            )
+            added = [(camera, begin, end) for camera, begin, end in result]
+            await _extend_spans(session, added)
+        return Added(len(added), orphans)
+
+    def _insert(self) -> Any:
+        """INSERT for this database's dialect (for its ON CONFLICT clause)."""
+        return sqlite_insert(Segment) if self._db.is_sqlite else postgresql_insert(Segment)
 
     async def remove(self, paths: Sequence[str]) -> int:
         """Drop the rows of deleted files (retention, reconciliation); the spans they were
@@ -184,22 +204,25 @@ class SegmentIndex:
                 await _shrink_spans(session, camera_id, removed)
         return len(gone)
 
-    async def _take_cameras(self, session: AsyncSession, camera_ids: set[int]) -> None:
-        """Make writers of these cameras' segments take turns until this transaction ends.
+    async def _take_cameras(
+        self, session: AsyncSession, camera_ids: set[int], node: str | None = None
+    ) -> set[int]:
+        """Which of these cameras exist (on ``node``, if given); and make writers of their
+        segments take turns until this transaction ends.
 
         Spans are derived from what a transaction sees: two writers of one camera on
         PostgreSQL (read committed) would each miss the other's rows. Locking the cameras'
         rows (in id order, so two writers never wait on each other) serialises them; the
         lock still lets segments refer to the camera. SQLite's writes take turns already.
         """
-        if self._db.is_sqlite or not camera_ids:
-            return
-        await session.execute(
-            select(Camera.id)
-            .where(Camera.id.in_(sorted(camera_ids)))
-            .order_by(Camera.id)
-            .with_for_update(key_share=True)
-        )
+        if not camera_ids:
+            return set()
+        query = select(Camera.id).where(Camera.id.in_(sorted(camera_ids))).order_by(Camera.id)
+        if node is not None:
+            query = query.where(Camera.node == node)
+        if not self._db.is_sqlite:
+            query = query.with_for_update(key_share=True)
+        return set(await session.scalars(query))
 
     async def spans_in_range(self, camera_id: int, start_ms: int, end_ms: int) -> list[Interval]:
         """The camera's recorded spans overlapping [start, end), oldest first, whole (not
@@ -429,6 +452,14 @@ SELECT t FROM picked WHERE t IS NOT NULL
 """
 
 
+def _row(record: SegmentRecord) -> dict[str, Any]:
+    """A segment's values for the insert of :meth:`SegmentIndex.add`, with its camera and
+    times again under the names its motion query binds."""
+    row = record.model_dump()
+    row.update(of_camera=record.camera_id, since_ms=record.start_ms, until_ms=record.end_ms)
+    return row
+
+
 def _by_camera(rows: Iterable[tuple[int, int, int]]) -> list[tuple[int, list[tuple[int, int]]]]:
     """(camera, start, end) rows as (camera, [(start, end), ...]), cameras in id order."""
     grouped: dict[int, list[tuple[int, int]]] = {}
@@ -437,68 +468,114 @@ def _by_camera(rows: Iterable[tuple[int, int, int]]) -> list[tuple[int, list[tup
     return sorted(grouped.items())
 
 
-async def _spans_near(
-    session: AsyncSession, camera_id: int, low_ms: int, high_ms: int
-) -> list[tuple[int, int, int]]:
-    """(id, start, end) of the camera's spans that reach into [low, high] (ends included),
-    oldest first: the one begun before ``low`` if it lasts till then, and those starting
-    within. Two seeks of the (camera, start) index, however long the spans."""
+def _near_query(camera_id: int, low_ms: int, high_ms: int) -> tuple[Any, Any]:
+    """Two selects of (camera, id, start, end) whose union is the camera's spans reaching
+    into [low, high]: the last begun before ``low`` (it may last till then) and those
+    starting within. Two seeks of the (camera, start) index, however long the spans."""
     span = RecordingSpan
-    columns = (span.id, span.start_ms, span.end_ms)
-    before = await session.execute(
+    columns = (span.camera_id, span.id, span.start_ms, span.end_ms)
+    before = (
         select(*columns)
         .where(span.camera_id == camera_id, span.start_ms < low_ms)
         .order_by(span.start_ms.desc())
         .limit(1)
+        .subquery()
     )
-    within = await session.execute(
-        select(*columns)
-        .where(span.camera_id == camera_id, span.start_ms >= low_ms, span.start_ms <= high_ms)
-        .order_by(span.start_ms)
+    within = select(*columns).where(
+        span.camera_id == camera_id, span.start_ms >= low_ms, span.start_ms <= high_ms
     )
-    found = [(i, a, b) for i, a, b in before if b >= low_ms]
-    return found + [(i, a, b) for i, a, b in within]
+    return select(before), within
 
 
-async def _replace_spans(
-    session: AsyncSession,
-    camera_id: int,
-    old: Sequence[tuple[int, int, int]],
-    new: Sequence[Interval],
-) -> None:
-    """Turn the spans ``old`` (id, start, end) into ``new``: a span that keeps its start
-    keeps its row (the common case: the newest span grows by one segment)."""
-    by_start = {begin: (span_id, end) for span_id, begin, end in old}
-    kept: set[int] = set()
-    added: list[dict[str, int]] = []
-    for span in new:
-        known = by_start.get(span.start_ms)
-        if known is None:
-            added.append({"camera_id": camera_id, "start_ms": span.start_ms, "end_ms": span.end_ms})
-            continue
-        kept.add(known[0])
-        if known[1] != span.end_ms:
-            await session.execute(
-                update(RecordingSpan).where(RecordingSpan.id == known[0]).values(end_ms=span.end_ms)
+async def _spans_near_many(
+    session: AsyncSession, ranges: dict[int, tuple[int, int]]
+) -> dict[int, list[tuple[int, int, int]]]:
+    """For each camera's [low, high]: (id, start, end) of its spans that reach into it
+    (ends included), oldest first. One statement for up to 100 cameras."""
+    found: dict[int, list[tuple[int, int, int]]] = {camera_id: [] for camera_id in ranges}
+    cameras = sorted(ranges)
+    for at in range(0, len(cameras), 100):
+        parts = [q for c in cameras[at : at + 100] for q in _near_query(c, *ranges[c])]
+        for camera_id, span_id, begin, end in await session.execute(union_all(*parts)):
+            if end >= ranges[camera_id][0]:  # the one begun before counts if it lasts till low
+                found[camera_id].append((span_id, begin, end))
+    for spans in found.values():
+        spans.sort(key=lambda row: row[1])
+    return found
+
+
+async def _spans_near(
+    session: AsyncSession, camera_id: int, low_ms: int, high_ms: int
+) -> list[tuple[int, int, int]]:
+    """(id, start, end) of the camera's spans that reach into [low, high], oldest first."""
+    return (await _spans_near_many(session, {camera_id: (low_ms, high_ms)}))[camera_id]
+
+
+@dataclass
+class _SpanChanges:
+    """Writes to the spans table, gathered so that each kind is one statement."""
+
+    ends: list[dict[str, int]] = field(default_factory=list)  # span id -> its new end
+    dropped: list[int] = field(default_factory=list)
+    added: list[dict[str, int]] = field(default_factory=list)
+
+    def replace(
+        self, camera_id: int, old: Sequence[tuple[int, int, int]], new: Sequence[Interval]
+    ) -> None:
+        """Turn the spans ``old`` (id, start, end) into ``new``: a span that keeps its start
+        keeps its row (the common case: the newest span grows by one segment)."""
+        by_start = {begin: (span_id, end) for span_id, begin, end in old}
+        kept: set[int] = set()
+        for span in new:
+            known = by_start.get(span.start_ms)
+            if known is None:
+                self.added.append(
+                    {"camera_id": camera_id, "start_ms": span.start_ms, "end_ms": span.end_ms}
+                )
+                continue
+            kept.add(known[0])
+            if known[1] != span.end_ms:
+                self.ends.append({"span": known[0], "new_end": span.end_ms})
+        self.dropped.extend(span_id for span_id, _, _ in old if span_id not in kept)
+
+    async def write(self, session: AsyncSession) -> None:
+        # Drops first: a new span may start where a dropped one did.
+        if self.dropped:
+            await session.execute(delete(RecordingSpan).where(RecordingSpan.id.in_(self.dropped)))
+        if self.ends:
+            # Core, not ORM: one executemany and no bookkeeping of loaded objects.
+            spans = cast(Table, RecordingSpan.__table__)
+            set_end = (
+                update(spans)
+                .where(spans.c.id == bindparam("span"))
+                .values(end_ms=bindparam("new_end"))
             )
-    dropped = [span_id for span_id, _, _ in old if span_id not in kept]
-    if dropped:
-        await session.execute(delete(RecordingSpan).where(RecordingSpan.id.in_(dropped)))
-    if added:
-        await session.execute(insert(RecordingSpan), added)
+            await session.execute(set_end, self.ends)
+        if self.added:
+            await session.execute(insert(RecordingSpan), self.added)
 
 
-async def _extend_spans(
-    session: AsyncSession, camera_id: int, added: Sequence[tuple[int, int]]
-) -> None:
-    """Spans after segments (start, end) were indexed: each new segment joins every span
-    it touches (within the tolerance) into one, or starts a span of its own."""
-    low = min(begin for begin, _ in added) - SPAN_TOLERANCE_MS
-    high = max(end for _, end in added) + SPAN_TOLERANCE_MS
-    near = await _spans_near(session, camera_id, low, high)
-    pieces = [Interval(a, b) for _, a, b in near] + [Interval(a, b) for a, b in added]
-    pieces.sort(key=lambda piece: piece.start_ms)
-    await _replace_spans(session, camera_id, near, merge_spans(pieces))
+async def _extend_spans(session: AsyncSession, added: Sequence[tuple[int, int, int]]) -> None:
+    """Spans after segments (camera, start, end) were indexed: each new segment joins every
+    span of its camera it touches (within the tolerance) into one, or starts a span of its
+    own. One read and up to three writes, however many cameras."""
+    by_camera = _by_camera(added)
+    ranges = {
+        camera_id: (
+            min(begin for begin, _ in times) - SPAN_TOLERANCE_MS,
+            max(end for _, end in times) + SPAN_TOLERANCE_MS,
+        )
+        for camera_id, times in by_camera
+    }
+    near = await _spans_near_many(session, ranges)
+    changes = _SpanChanges()
+    for camera_id, times in by_camera:
+        pieces = [Interval(a, b) for _, a, b in near[camera_id]] + [
+            Interval(a, b) for a, b in times
+        ]
+        pieces.sort(key=lambda piece: piece.start_ms)
+        changes.replace(camera_id, near[camera_id], merge_spans(pieces))
+    await changes.write(session)
 
 
 async def _shrink_spans(
@@ -515,11 +592,11 @@ async def _shrink_spans(
         at = bisect_right(starts, begin) - 1
         if at >= 0 and begin <= near[at][2]:
             held.setdefault(at, []).append((begin, end))
+    changes = _SpanChanges()
     for at, inside in held.items():
         span = near[at]
-        await _replace_spans(
-            session, camera_id, [span], await _rejoin(session, camera_id, span, inside)
-        )
+        changes.replace(camera_id, [span], await _rejoin(session, camera_id, span, inside))
+    await changes.write(session)
 
 
 async def _rejoin(

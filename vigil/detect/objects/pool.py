@@ -7,6 +7,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import signal
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
+from vigil import allocator
 from vigil.detect.objects.base import (
     DEFAULT_DETECTOR,
     DetectorError,
@@ -46,6 +48,10 @@ def _worker_main(conn: Connection, spec: DetectorSpec) -> None:
         conn.send(("error", e if isinstance(e, DetectorError) else DetectorError(str(e))))
         return
     conn.send(("ready", None))
+    # Frames and the model's buffers are large and short-lived: keep them off the arenas and
+    # hand what the allocator keeps back to the system now and then (see vigil.allocator).
+    allocator.tune()
+    trimmed = time.monotonic()
     try:
         while (image := conn.recv()) is not None:
             try:
@@ -54,6 +60,9 @@ def _worker_main(conn: Connection, spec: DetectorSpec) -> None:
                 conn.send(("error", e))
             except Exception as e:  # a bug or a bad frame must not kill the worker
                 conn.send(("error", DetectorError(f"detector {spec.name!r} failed: {e!r}")))
+            if time.monotonic() - trimmed > allocator.TRIM_SECONDS:
+                allocator.trim()
+                trimmed = time.monotonic()
     except (EOFError, KeyboardInterrupt):
         pass
     finally:
