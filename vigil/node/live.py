@@ -31,6 +31,7 @@ from vigil.media.mp4 import MalformedMp4
 from vigil.node.live_hls import HlsWindow
 from vigil.node.pipes import OutputPipe
 from vigil.node.snapshot import NoPicture, keyframe_jpeg
+from vigil.node.ticks import TICKS
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,6 @@ _DRIFT = 0.001
 # Late fragments for longer than this after a resume are no backlog (that comes out at once)
 # but a jump in the camera's timeline: the mapping is learnt again from them.
 _RESYNC_SECONDS = 2.0
-# While paused, how often the node checks that ffmpeg still streams: an ffmpeg that is
-# exiting must be able to write its last bytes, so the pipe is read again.
-_CHECK_SECONDS = 0.5
 # What one read of a stream reader takes.
 _CHUNK_BYTES = 256 * 1024
 # How long a snapshot or a playlist request waits for a fresh picture after a pause.
@@ -463,7 +461,7 @@ class _Reading(asyncio.Protocol):
         self._head = b""
         self._moof: bytes | None = None
         self._broken = False
-        self._check: asyncio.TimerHandle | None = None
+        self._check: Callable[[], None] | None = None  # cancels the pending check
         self.paused = False
         self.transport: asyncio.ReadTransport | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -478,7 +476,7 @@ class _Reading(asyncio.Protocol):
         if self.paused and self.transport is not None:
             self.paused = False
             if self._check is not None:
-                self._check.cancel()
+                self._check()
                 self._check = None
             self.transport.resume_reading()
             # What was read but not split when it paused comes first (not from inside the
@@ -487,11 +485,13 @@ class _Reading(asyncio.Protocol):
 
     def stop(self) -> None:
         if self._check is not None:
-            self._check.cancel()
+            self._check()
             self._check = None
 
     def _schedule_check(self) -> None:
-        self._check = asyncio.get_running_loop().call_later(_CHECK_SECONDS, self._checked)
+        # While paused, the node checks at each of its ticks that ffmpeg still streams: an
+        # ffmpeg that is exiting must be able to write its last bytes, so the pipe is read again.
+        self._check = TICKS.call(self._checked)
 
     def _checked(self) -> None:
         self._check = None

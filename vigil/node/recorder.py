@@ -37,6 +37,7 @@ from vigil.node.live import LiveStream
 from vigil.node.pipes import LIVE_PIPE_BYTES, OutputPipe
 from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
 from vigil.node.source_codec import CODEC_TIMEOUT_SECONDS, source_video_codec
+from vigil.node.ticks import TICKS
 from vigil.settings import NodeSettings
 from vigil.timeutil import now_ms
 
@@ -121,6 +122,7 @@ class CameraRecorder:
         self._args = RecordArgs(ffmpeg, settings.rtsp_transport, settings.connect_timeout_seconds)
         self._incoming = layout.incoming_dir(config.id)
         self._stopping = asyncio.Event()
+        self._woken: asyncio.Future[None] | None = None  # the watchdog's wait for a tick
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._status = CameraStatus(camera_id=config.id, state=CameraState.CONNECTING)
@@ -147,6 +149,8 @@ class CameraRecorder:
     async def stop(self) -> None:
         """Stop ffmpeg so that it finishes the segment it is writing; wait for its indexing."""
         self._stopping.set()
+        if self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)  # the watchdog stops ffmpeg now, not at its tick
         if self._task is not None:
             await self._task
 
@@ -326,9 +330,13 @@ class CameraRecorder:
         frames_read = self._detect.frames_read if self._detect is not None else 0
         frames_at = self._clock()
         frames_began = False
-        while proc.returncode is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 0.5)
+        while proc.returncode is None and not self._stopping.is_set():
+            # Every recorder's check on the node's one timer (see vigil.node.ticks).
+            self._woken = TICKS.waiter()
+            try:
+                await self._woken
+            finally:
+                self._woken = None
             if self._stopping.is_set():
                 break
             waited = self._clock() - self._last_progress
