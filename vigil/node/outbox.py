@@ -57,11 +57,15 @@ class Outbox:
     def pending(self) -> int:
         return sum(1 for _ in self._folder.glob("*.json"))
 
+    # Index updates are not forced to disk: if the machine loses power before the kernel
+    # writes one, start-up reconciliation finds the file without a row (or the row without
+    # its file) and sends it again. Events and motion have nothing to be found again from,
+    # so they are (an fsync each, which also holds up the event loop for a few ms).
     def recorded(self, segments: list[SegmentRecord]) -> None:
-        self._put({"recorded": [s.model_dump() for s in segments]}, prompt=False)
+        self._put({"recorded": [s.model_dump() for s in segments]}, prompt=False, sync=False)
 
     def removed(self, paths: list[str]) -> None:
-        self._put({"removed": paths}, prompt=False)
+        self._put({"removed": paths}, prompt=False, sync=False)
 
     def events(self, events: list[EventRecord]) -> None:
         self._put({"events": [e.model_dump(mode="json") for e in events]})
@@ -73,14 +77,15 @@ class Outbox:
         """Events opened before ``before_ms`` will never be ended by this node."""
         self._put({"interrupted": [before_ms]})
 
-    def _put(self, body: dict[str, object], prompt: bool = True) -> None:
+    def _put(self, body: dict[str, object], prompt: bool = True, sync: bool = True) -> None:
         # Names sort in the order written: time, then a counter within this process.
         name = f"{now_ms():015d}-{os.getpid()}-{next(self._counter):09d}"
         tmp = self._folder / f"{name}.tmp"
         with tmp.open("w", encoding="utf-8") as handle:
             json.dump(body, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         tmp.rename(self._folder / f"{name}.json")
         self._idle.clear()
         self._wake.set()

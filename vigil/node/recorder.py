@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # The wall-clock anchor of ffmpeg's timeline moves when segments arrive off by more than
 # this, several in a row (the camera's clock drifts).
+# The .incoming mark: a segment's name and an instant, padded, so every mark is as long.
+_MARK_WIDTH = 63
 _REANCHOR_MS = 2000
 _REANCHOR_AFTER = 3
 _STOP_GRACE_SECONDS = 10.0
@@ -553,9 +555,16 @@ class CameraRecorder:
 
 
 def _write_mark(path: Path, name: str, end_ms: int) -> None:
-    """Note that the segments after ``name`` start at ``end_ms`` (and that it ends there)."""
+    """Note that the segments after ``name`` start at ``end_ms`` (and that it ends there).
+
+    Written in place at a fixed width (no truncation: this runs for every segment)."""
+    line = f"{name} {end_ms}".ljust(_MARK_WIDTH) + "\n"
     try:
-        path.write_text(f"{name} {end_ms}\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, line.encode(), 0)
+        finally:
+            os.close(fd)
     except OSError as exc:  # a full disk: recovery falls back on file times
         log.debug("cannot write %s: %s", path, exc)
 
