@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        # The session that reads share inside one_read() (per task: contextvars).
+        self._shared: ContextVar[AsyncSession | None] = ContextVar("shared_read", default=None)
 
     async def check(self) -> None:
         """Connect once; raise DatabaseUnavailable with the driver's reason if it fails."""
@@ -96,9 +99,27 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries. DatabaseUnavailable if the server cannot be reached."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
         with self._reachable():
             async with self._sessions() as session:
                 yield session
+
+    @asynccontextmanager
+    async def one_read(self) -> AsyncIterator[None]:
+        """Every :meth:`read` inside shares one session: one connection checked out (and on
+        PostgreSQL one liveness ping, one rollback) for a request that makes several reads,
+        e.g. a timeline's spans, previews, events and motion. For reads one after the other
+        in one task only (tasks started inside would share the session concurrently)."""
+        with self._reachable():
+            async with self._sessions() as session:
+                token = self._shared.set(session)
+                try:
+                    yield
+                finally:
+                    self._shared.reset(token)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

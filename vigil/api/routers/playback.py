@@ -215,24 +215,25 @@ async def timeline(
     the previews: a camera-day reads tens of rows, not its 8,640 segments."""
     now = now_ms()
     start_ms, end_ms = _query_range(start, end, now)
-    spans = [
-        Interval(max(span.start_ms, start_ms), min(span.end_ms, end_ms))
-        for span in await services.segments.spans_in_range(camera.id, start_ms, end_ms)
-    ]
-    samples = await services.segments.preview_times(camera.id, start_ms, end_ms, previews)
+    async with services.db.one_read():  # four reads, one connection
+        spans = [
+            Interval(max(span.start_ms, start_ms), min(span.end_ms, end_ms))
+            for span in await services.segments.spans_in_range(camera.id, start_ms, end_ms)
+        ]
+        samples = await services.segments.preview_times(camera.id, start_ms, end_ms, previews)
+        events = await services.events.store.find(
+            EventFilter(
+                org_id=camera.org_id,
+                camera_ids=[camera.id],
+                since_ms=start_ms,
+                until_ms=end_ms,
+                limit=TIMELINE_EVENTS,
+            )
+        )
+        motion = await services.events.store.motion_in_range(camera.id, start_ms, end_ms)
     gaps = find_gaps(spans, start_ms, min(end_ms, now))
     root = _camera_root(request, camera.id)
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
-    events = await services.events.store.find(
-        EventFilter(
-            org_id=camera.org_id,
-            camera_ids=[camera.id],
-            since_ms=start_ms,
-            until_ms=end_ms,
-            limit=TIMELINE_EVENTS,
-        )
-    )
-    motion = await services.events.store.motion_in_range(camera.id, start_ms, end_ms)
     # Validated from plain values in one pass, serialised once, straight to JSON: a camera-day
     # has hundreds of previews, and a returned model would be dumped, validated against the
     # response model and encoded again (most of the request's time, before).
