@@ -30,7 +30,13 @@ from typing import Protocol
 from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
 from vigil.media.mp4 import repair_fragmented
 from vigil.node.detect_stream import DetectStream
-from vigil.node.exits import AUDIO_NEEDS_TRANSCODE, NOTHING_CAME, explain_exit, is_progress
+from vigil.node.exits import (
+    AUDIO_NEEDS_TRANSCODE,
+    NOTHING_CAME,
+    TIMED_OUT,
+    explain_exit,
+    is_progress,
+)
 from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
 from vigil.node.layout import INCOMING_MARK, SUFFIX, RecordingsLayout, segment_key
 from vigil.node.live import LiveStream
@@ -45,10 +51,10 @@ log = logging.getLogger(__name__)
 
 # The wall-clock anchor of ffmpeg's timeline moves when segments arrive off by more than
 # this, several in a row (the camera's clock drifts).
-# The .incoming mark: a segment's name and an instant, padded, so every mark is as long.
-_MARK_WIDTH = 63
 _REANCHOR_MS = 2000
 _REANCHOR_AFTER = 3
+# The .incoming mark: a segment's name and an instant, padded, so every mark is as long.
+_MARK_WIDTH = 63
 _STOP_GRACE_SECONDS = 10.0
 # A camera that streamed until just now is expected back (a reboot, a network blip): it is
 # retried every reconnect_min_seconds for this long, and only then with doubling delays.
@@ -297,8 +303,14 @@ class CameraRecorder:
         nothing = self._no_data or reason in NOTHING_CAME
         if not self._streamed and nothing and self._status.state is CameraState.STALLED:
             self._stalled = True
+        silence = self._settings.stall_timeout_seconds
+        if self._streamed and not self._no_data and reason == TIMED_OUT:
+            # It streamed, then sent nothing until ffmpeg's own read timeout (`-timeout`) came
+            # before the watchdog: a stall all the same, whichever noticed first.
+            self._stalled = True
+            silence = self._settings.connect_timeout_seconds
         if self._stalled:
-            reason = f"no data from the camera for {self._settings.stall_timeout_seconds:g} s"
+            reason = f"no data from the camera for {silence:g} s"
         if detect is not None and (self._stalled or not self._streamed):
             self._sub_failed = detect_from_sub(config)
             if self._sub_failed:
