@@ -23,6 +23,9 @@ from vigil.mqtt.topics import OFF, OFFLINE, ON, ONLINE, SWITCHES, Switch, Topics
 
 log = logging.getLogger(__name__)
 
+# How long stop() waits for the connection to close once cancelled.
+_CLOSE_SECONDS = 5.0
+
 EventKind = Literal["new", "update", "end"]
 Payload = str | bytes | int
 
@@ -85,8 +88,14 @@ class MqttPublisher:
                     await self._queue.join()
                     await client.publish(self.topics.available, OFFLINE, qos=1, retain=True)
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        try:
+            # Closing the connection waits on the broker: a server that stops must not hang
+            # on one that no longer answers.
+            async with asyncio.timeout(_CLOSE_SECONDS):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        except TimeoutError:
+            log.warning("MQTT broker did not close the connection in %g s; left", _CLOSE_SECONDS)
         self._task = None
 
     # What the app publishes; none of these waits for the broker.
