@@ -195,3 +195,24 @@ async def test_a_deleted_camera_takes_its_spans(index: Index) -> None:
         await session.delete(await session.get_one(Camera, gone))
     assert await stored(index.db, gone) == []
     assert await stored(index.db, kept) == [(BASE, BASE + 2000)]
+
+
+async def test_previews_are_the_first_segment_of_each_slice(index: Index) -> None:
+    # What a scrubbing bar shows: in each equal slice of the range, the first segment that
+    # starts in it (none for a slice in a hole), whichever query the database runs.
+    rng = random.Random(5)
+    camera_id = index.cameras[0]
+    records = footage(rng, camera_id, 400)
+    await index.segments.add("local", records)
+    starts = sorted({r.start_ms for r in records})
+    for _ in range(20):
+        begin = rng.randrange(BASE - 60_000, starts[-1])
+        end = begin + rng.randrange(10_000, 900_000)
+        count = rng.randrange(1, 200)
+        slot = -(-(end - begin) // count)
+        firsts: dict[int, int] = {}
+        for start in starts:
+            if begin <= start < end:
+                firsts.setdefault((start - begin) // slot, start)
+        expected = sorted(firsts.values())
+        assert await index.segments.preview_times(camera_id, begin, end, count) == expected

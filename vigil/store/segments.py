@@ -241,8 +241,12 @@ class SegmentIndex:
         which holds all it reads: a camera-day's 8,640 segments are never all visited."""
         slot_ms = -(-(end_ms - start_ms) // count)
         params = {"camera": camera_id, "start": start_ms, "end": end_ms, "slot": slot_ms}
+        # PostgreSQL pays for each of the skip-scan's seeks; one pass over the range's index
+        # entries, grouped by slice, is 2-3x faster there (a camera-day: 1.4-2.7 ms against
+        # 4.1-5.2, vacuumed or not). SQLite's seeks are cheap: 1.7 ms.
+        query = PREVIEW_TIMES_SQL if self._db.is_sqlite else PREVIEW_TIMES_GROUPED_SQL
         async with self._db.read() as session:
-            found = await session.scalars(text(PREVIEW_TIMES_SQL), params)
+            found = await session.scalars(text(query), params)
             return [int(begin) for begin in found]
 
     async def rebuild_spans(self) -> int:
@@ -449,6 +453,14 @@ WITH RECURSIVE picked(t) AS (
     FROM picked WHERE picked.t IS NOT NULL
 )
 SELECT t FROM picked WHERE t IS NOT NULL
+"""
+
+# The same times in one pass over the range's (camera, start) index entries.
+PREVIEW_TIMES_GROUPED_SQL = """
+SELECT min(start_ms) FROM segments
+WHERE camera_id = :camera AND start_ms >= :start AND start_ms < :end
+GROUP BY (start_ms - :start) / :slot
+ORDER BY 1
 """
 
 
