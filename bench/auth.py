@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import cProfile
 import io
-import json
 import os
 import platform
 import pstats
@@ -48,6 +47,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.output import write_result
 from vigil.app import start_services, stop_services
 from vigil.auth.permissions import ALL_SCOPES
 from vigil.auth.tokens import new_api_key, token_hash
@@ -55,7 +55,6 @@ from vigil.settings import Settings
 from vigil.store.audit import Actor
 from vigil.timeutil import now_ms
 
-RESULTS = Path(__file__).parent / "results"
 PASSWORD = "bench-amber-lantern-47"
 SESSION_COOKIE = "vigil_session"
 
@@ -323,9 +322,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "python": platform.python_version(),
     }
-    out = args.out or RESULTS / "auth.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, "auth.json")
     print(f"written {out}")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -40,7 +39,8 @@ import httpx
 import psutil
 from playwright.async_api import BrowserContext, async_playwright
 
-from bench.live import RESULTS, free_port, sample_for, set_up_admin, wait_healthy
+from bench.live import free_port, sample_for, set_up_admin, wait_healthy
+from bench.output import write_result
 from bench.proctree import TreeTracker, window
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.runner import SimulatedCameras
@@ -247,9 +247,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     result = asyncio.run(run(args))
-    path = args.out or RESULTS / f"console_live-{result['when'].replace(':', '')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(result, args.out, f"console_live-{result['when'].replace(':', '')}.json")
     print(f"written to {path}")
 
 

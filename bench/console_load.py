@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -32,10 +31,10 @@ import httpx
 from playwright.async_api import Browser, CDPSession, Page, async_playwright
 
 from bench.live import free_port, set_up_admin, wait_healthy
+from bench.output import write_result
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.runner import SimulatedCameras
 
-RESULTS = Path(__file__).parent / "results"
 # The app's own files, by path prefix; anything else under /static/vendor/ is vendored.
 OWN = (
     "/static/app/",
@@ -187,9 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
     report(result)
-    out = args.out or RESULTS / f"console_load-{int(time.time())}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    out = write_result(result, args.out, f"console_load-{int(time.time())}.json")
     print(f"written {out}")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import statistics
 import tempfile
@@ -31,6 +30,7 @@ import uvicorn
 from playwright.async_api import Response, async_playwright
 
 from bench.live import free_port
+from bench.output import write_result
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.api.app import create_app
 from vigil.app import Services, start_services, stop_services
@@ -39,7 +39,6 @@ from vigil.settings import Settings
 from vigil.store.audit import Actor
 from vigil.store.cameras import CameraFields
 
-RESULTS = Path(__file__).parent / "results"
 DAY_MS = 86_400_000
 SEGMENTS = 8_640
 EVENTS = 500
@@ -225,9 +224,7 @@ def main() -> None:
         f"{result['draws']} draws ({verdict} the {TARGET_MS:.0f} ms target); "
         f"drawn: {result['drawn']}"
     )
-    out = args.out or RESULTS / f"console_timeline-{int(time.time())}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    out = write_result(result, args.out, f"console_timeline-{int(time.time())}.json")
     print(f"result: {out}")
 
 

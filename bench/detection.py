@@ -50,8 +50,9 @@ if not __package__:  # run as a file (python bench/detection.py): make ``bench``
 
 import psutil
 
+from bench.output import write_result
 from bench.proctree import Sample, SystemTracker, TreeTracker, window
-from bench.recording import machine, work_dir, write_result
+from bench.recording import machine, work_dir
 from vigil.app import start_services, stop_services
 from vigil.detect.motion import MotionSettings
 from vigil.detect.objects import DetectorPool
@@ -771,7 +772,7 @@ def main(argv: list[str] | None = None) -> None:
         outcome["max_cameras_without_drops"] = held
         print(f"\nLargest N with detection on and no frame dropped: {held}")
     name = "detection-max.json" if args.max else f"detection-{args.cameras}.json"
-    print(f"result: {write_result(outcome, name, args.out)}")
+    print(f"result: {write_result(outcome, args.out, name)}")
 
 
 if __name__ == "__main__":

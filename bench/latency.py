@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
 import os
 import queue
 import re
@@ -59,11 +58,10 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 from bench.live import set_up_admin
+from bench.output import write_result
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from vigil.sim.framecode import BITS, read_frame_code
 from vigil.sim.runner import SimulatedCameras
-
-RESULTS = Path(__file__).parent / "results"
 
 # The playing picture's top strip (native size) into a canvas; read_frame_code's sampling
 # (the middle half of each block, mean brightness over 128). The clock is read just before
@@ -203,6 +201,18 @@ class RawPull:
             lines.append(f"Session: {self._session}")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        # The server may start sending interleaved RTP before its reply to PLAY: set those
+        # frames aside and hand them back to the RTP reader once the reply is read.
+        early = b""
+        while True:
+            while len(self._buffer) < 4:
+                self._buffer += self._recv()
+            if self._buffer[0] != 0x24:
+                break
+            end = 4 + int.from_bytes(self._buffer[2:4], "big")
+            while len(self._buffer) < end:
+                self._buffer += self._recv()
+            early, self._buffer = early + self._buffer[:end], self._buffer[end:]
         while b"\r\n\r\n" not in self._buffer:
             self._buffer += self._recv()
         head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
@@ -216,6 +226,7 @@ class RawPull:
                 self._buffer[: int(length.group(1))],
                 self._buffer[int(length.group(1)) :],
             )
+        self._buffer = early + self._buffer
         if not text.startswith("RTSP/1.0 200"):
             raise RuntimeError(f"{method} {url}: {text.splitlines()[0]}")
         if session := re.search(r"(?im)^session:\s*([^;\r\n]+)", text):
@@ -341,10 +352,19 @@ class FfmpegPull:
 # --- phases -------------------------------------------------------------------------------
 
 
+async def first_arrival(arrivals: list[Any], timeout: float = 30.0) -> None:
+    """Wait until a pull has received something: connecting takes its time on a busy box, and
+    the warm-up and the measured window count from the first frame, not from the start."""
+    deadline = time.monotonic() + timeout
+    while not arrivals and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 async def raw_phase(url: str, seconds: float, warmup: float) -> list[tuple[float, float, int]]:
     pull = RawPull(url)
     pull.start()
     try:
+        await first_arrival(pull.units)
         await asyncio.sleep(warmup + seconds)
     finally:
         await asyncio.to_thread(pull.stop)
@@ -356,6 +376,7 @@ async def ffmpeg_phase(url: str, seconds: float, warmup: float) -> list[tuple[fl
     pull = FfmpegPull(url)
     pull.start()
     try:
+        await first_arrival(pull.frames)
         await asyncio.sleep(warmup + seconds)
     finally:
         await asyncio.to_thread(pull.stop)
@@ -588,9 +609,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     result = asyncio.run(run(args))
     print_table(result)
-    out = args.out or RESULTS / f"latency-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, f"latency-{time.strftime('%Y%m%dT%H%M%S')}.json")
     print(f"written {out}")
 
 

@@ -17,7 +17,6 @@ frames of the best of ``--repeat`` runs; figures, never assertions.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,12 +27,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.output import write_result
 from vigil.detect.evaluation import Detect, Tally, vigil_detector
 from vigil.detect.motion import MotionSettings, boxes_from_mask, polygon_mask
 from vigil.detect.scenes import Scene, SceneFrame, evaluation_set, render
 from vigil.detect.types import Box, Gray
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def mog2_detector(scene: Scene, width: int, height: int) -> Detect:
@@ -104,9 +102,7 @@ def main() -> None:
                 f"{r['precision']:>6.3f} {r['recall']:>6.3f} {r['box_recall']:>7.3f} "
                 f"{r['false_positive_frames']:>4} {r['missed_frames']:>4}"
             )
-    out = args.out or RESULTS / "motion.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, "motion.json")
     print(f"written {out}")
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import platform
 import statistics
@@ -35,11 +34,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.output import write_result
 from vigil.detect.objects import DetectorPool, DetectorSpec
 from vigil.detect.objects.ssd import MODEL_FILE, SsdMobileNetDetector
 from vigil.detect.types import Bgr
 
-RESULTS = Path(__file__).parent / "results"
 PHOTOS = Path(__file__).parent.parent / "tests" / "detect" / "data"
 
 
@@ -173,9 +172,7 @@ def main() -> None:
             f"{name:30} {c['per_second']:>8.1f} {c['per_second'] / base:>7.2f}x "
             f"{c['p50_ms']:>8.2f} {c['p95_ms']:>8.2f}"
         )
-    out = args.out or RESULTS / "objects.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, "objects.json")
     print(f"written {out}")
 
 

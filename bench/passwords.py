@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import statistics
@@ -25,9 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.output import write_result
 from vigil.auth import passwords
 
-RESULTS = Path(__file__).parent / "results"
 PASSWORD = "correct horse battery staple"
 
 
@@ -111,9 +110,7 @@ def main() -> None:
     for key, value in result.items():
         if key.startswith("parallel_verify_"):
             print(f"{key}: {value:.1f} ms per verify")
-    out = args.out or RESULTS / "passwords.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, "passwords.json")
     print(f"written {out}")
 
 

@@ -47,6 +47,7 @@ if not __package__:  # run as a file (python bench/recording.py): make ``bench``
 
 import psutil
 
+from bench.output import write_result
 from bench.proctree import SystemTracker, TreeTracker, window
 from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.layout import RecordingsLayout
@@ -57,7 +58,6 @@ from vigil.store.segments import SPAN_TOLERANCE_MS, SegmentIndex
 from vigil.timeutil import MAX_MS
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 MB = 1024 * 1024
 DEFAULT_MAX_STEPS = "10,25,50,75,100,125,150,200"
 SATURATED_PCT = 95.0  # box CPU busy (all cores) at which a --max step counts as saturated
@@ -738,34 +738,71 @@ def work_dir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def compare(params: RunParams, stream: StreamParams, keep: bool, baseline: bool) -> dict[str, Any]:
-    """Vigil, then bare ffmpeg, on the same N simulated cameras."""
+def compare(
+    params: RunParams, stream: StreamParams, keep: bool, baseline: bool, rounds: int = 1
+) -> dict[str, Any]:
+    """Vigil, then bare ffmpeg, on the same N simulated cameras; with ``rounds`` > 1, that
+    many of each in alternation (Vigil, bare, bare, Vigil, ...: a drift of the box over the
+    run weighs on both alike), the ratio taken over their sums."""
     phases: list[PhaseResult] = []
     served = min(stream.sim_cameras or params.cameras, params.cameras)
+    order = ["vigil", "bare"]
+    for n in range(1, rounds if baseline else 1):
+        order += ["bare", "vigil"] if n % 2 else ["vigil", "bare"]
+    if not baseline:
+        order = ["vigil"]
+    segments: SegmentsReport | None = None
     with work_dir(keep) as work, simulator(served, stream) as (sim, sim_tracker):
-        print(f"simulator: {served} cameras ready; recording with Vigil...", flush=True)
+        print(f"simulator: {served} cameras ready", flush=True)
         # Recorded cameras share the simulated ones round-robin when there are fewer of those.
         urls = [sim.urls[i % served] for i in range(params.cameras)]
-        vigil = VigilRecorders(urls, params, work)
-        result, details = run_phase(vigil, sim_tracker, params)
-        phases.append(result)
-        segments = check_segments(vigil, details, params.segment_seconds)
-        if baseline:
-            time.sleep(2.0)  # let the simulator see Vigil's sessions go
-            print("recording with bare ffmpeg...", flush=True)
-            bare, _ = run_phase(BareRecorders(urls, params, work), sim_tracker, params)
-            phases.append(bare)
+        for n, kind in enumerate(order):
+            folder = work / f"{n:02d}"
+            folder.mkdir()
+            print(f"recording with {'Vigil' if kind == 'vigil' else 'bare ffmpeg'}...", flush=True)
+            if kind == "vigil":
+                vigil = VigilRecorders(urls, params, folder)
+                result, details = run_phase(vigil, sim_tracker, params)
+                checked = check_segments(vigil, details, params.segment_seconds)
+                segments = checked if segments is None else _worse(segments, checked)
+            else:
+                result, _ = run_phase(BareRecorders(urls, params, folder), sim_tracker, params)
+            phases.append(result)
+            time.sleep(2.0)  # let the simulator see the sessions go
         sim_total = sim_tracker.samples[-1].cpu_s if sim_tracker.samples else 0.0
+    assert segments is not None
+    vigils = [p for p, kind in zip(phases, order, strict=True) if kind == "vigil"]
+    bares = [p for p, kind in zip(phases, order, strict=True) if kind == "bare"]
     return {
         "benchmark": "recording",
         "params": asdict(params),
         "stream": asdict(stream),
         "machine": machine(),
-        "phases": [asdict(p) for p in phases],
-        "ratios": ratios(phases),
+        "phases": [asdict(p) for p in (vigils[:1] + bares[:1])],
+        "ratios": ratios(vigils[:1] + bares[:1]),
+        "rounds": [
+            {"vigil_cpu_pct": v.cpu_pct, "bare_cpu_pct": b.cpu_pct, "cpu": _ratio(v, b)}
+            for v, b in zip(vigils, bares, strict=False)
+        ],
+        "cpu_over_rounds": _ratio_of_sums(vigils, bares),
         "segments": asdict(segments),
         "simulator_cpu_total_s": round(sim_total, 2),
     }
+
+
+def _ratio(vigil: PhaseResult, bare: PhaseResult) -> float | None:
+    return round(vigil.cpu_pct / bare.cpu_pct, 3) if bare.cpu_pct else None
+
+
+def _ratio_of_sums(vigils: list[PhaseResult], bares: list[PhaseResult]) -> float | None:
+    bare = sum(p.cpu_pct for p in bares)
+    return round(sum(p.cpu_pct for p in vigils) / bare, 3) if bare else None
+
+
+def _worse(first: SegmentsReport, second: SegmentsReport) -> SegmentsReport:
+    """Of two Vigil phases' reports, the one with more cameras with a problem (the first
+    when even): the figures printed are a worst case."""
+    return second if second.cameras_with_problems > first.cameras_with_problems else first
 
 
 def ratios(phases: list[PhaseResult]) -> dict[str, float | None]:
@@ -893,6 +930,12 @@ def print_comparison(outcome: dict[str, Any]) -> None:
         )
     else:
         print("  live: nobody watching")
+    rounds = outcome.get("rounds") or []
+    if len(rounds) > 1:
+        each = " ".join(f"{r['cpu']:.2f}x" for r in rounds if r["cpu"] is not None)
+        print(f"  CPU Vigil/bare, {len(rounds)} rounds in alternation: {each}")
+        over = outcome["cpu_over_rounds"]
+        print(f"    over all rounds (sum of Vigil / sum of bare): {over:.2f}x")
     print_segments(outcome["segments"], params["cameras"])
     print(f"  simulator CPU over its whole life: {outcome['simulator_cpu_total_s']:.1f} s")
 
@@ -962,13 +1005,6 @@ def print_max_rows(rows: list[dict[str, Any]], header: bool = True) -> None:
             print(f"       {problem}")
 
 
-def write_result(outcome: dict[str, Any], name: str, out: Path | None) -> Path:
-    path = out or RESULTS / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(outcome, indent=2) + "\n")
-    return path
-
-
 # --- command line -------------------------------------------------------------------------
 
 
@@ -1001,6 +1037,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--viewers-each", action="store_true", help="--viewers of every camera, not only the first"
     )
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="phases of each in alternation (Vigil, bare, bare, Vigil, ...); the ratio over all",
+    )
     parser.add_argument("--max", action="store_true", help="search the largest N held")
     parser.add_argument("--max-steps", default=DEFAULT_MAX_STEPS, help="N to try, in order")
     parser.add_argument("--max-seconds", type=float, default=40.0, help="recording time a step")
@@ -1025,7 +1067,7 @@ def main(argv: list[str] | None = None) -> None:
         outcome["note"] = args.note
         print(f"\nLargest N with no segment lost: {outcome['max_cameras_without_loss']}")
         print_max_rows(outcome["steps"])
-        path = write_result(outcome, "recording-max.json", args.out)
+        path = write_result(outcome, args.out, "recording-max.json")
     else:
         params = RunParams(
             args.cameras,
@@ -1037,11 +1079,11 @@ def main(argv: list[str] | None = None) -> None:
             args.viewers,
             args.viewers_each,
         )
-        outcome = compare(params, stream, args.keep, args.baseline)
+        outcome = compare(params, stream, args.keep, args.baseline, args.rounds)
         outcome["note"] = args.note
         print_comparison(outcome)
         name = f"recording-{args.cameras}" + (f"-v{args.viewers}" if args.viewers else "")
-        path = write_result(outcome, f"{name}.json", args.out)
+        path = write_result(outcome, args.out, f"{name}.json")
     print(f"result: {path}")
 
 

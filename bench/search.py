@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import glob
-import json
 import os
 import platform
 import random
@@ -42,13 +41,12 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from bench.output import write_result
 from tests.postgres import fresh_database
 from vigil.library.search import SearchIndex, SearchQuery
 from vigil.store.database import Database
 from vigil.store.migrate import upgrade
 from vigil.store.models import Camera, LibraryEvent, MediaItem, Org, User
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def vocabulary(words: str) -> list[str]:
@@ -436,9 +434,7 @@ async def main_async(args: argparse.Namespace) -> None:
         "load_average": os.getloadavg(),
         "results": results,
     }
-    path = args.out or RESULTS / "search.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    write_result(out, args.out, "search.json")
 
 
 def main() -> None:

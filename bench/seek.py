@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import random
 import shutil
@@ -50,6 +49,7 @@ import httpx
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 
+from bench.output import write_result
 from vigil.api.app import create_app
 from vigil.app import Services, start_services, stop_services
 from vigil.auth.permissions import ALL_SCOPES
@@ -65,7 +65,6 @@ from vigil.timeutil import iso, now_ms
 
 DAY_MS = 86_400_000
 ROWS_ONLY = "archive"
-RESULTS = Path(__file__).parent / "results"
 PASSWORD = "bench-seek-password-1"
 
 
@@ -458,12 +457,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="the JSON result's file")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    out = (
-        args.out
-        or RESULTS / f"seek-{result['cameras']}x{result['days']}d-{result['database']}.json"
+    write_result(
+        result, args.out, f"seek-{result['cameras']}x{result['days']}d-{result['database']}.json"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
     if args.data_dir is None:
         shutil.rmtree(result["data_dir"], ignore_errors=True)

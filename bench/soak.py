@@ -61,10 +61,10 @@ from websockets.asyncio.client import connect
 
 from bench.auth import free_port
 from bench.live import wait_healthy
+from bench.output import RESULTS
 from bench.soak_server import growth
 from vigil.sim.runner import SimulatedCameras
 
-RESULTS = Path(__file__).parent / "results"
 MIB = 2**20
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 

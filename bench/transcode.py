@@ -13,7 +13,6 @@ footage. Per picture size; prints a table and writes a JSON result to ``bench/re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -25,6 +24,7 @@ from typing import IO, Any
 
 import psutil
 
+from bench.output import write_result
 from vigil.link.messages import CameraConfig
 from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.transcode import transcode_args
@@ -32,7 +32,6 @@ from vigil.playback.transcode import convert_args
 from vigil.settings import NodeSettings
 from vigil.sim.runner import SimulatedCameras
 
-RESULTS = Path(__file__).parent / "results"
 FPS = 15
 RECORDED_SECONDS = 10
 
@@ -152,9 +151,9 @@ def main() -> None:
             f"{live['speed']:>5.2f}x {live['kbit_s']:>7.0f} kb {recorded['cpu_s_per_s']:>13.2f} "
             f"{recorded['wall_s_per_s']:>14.2f}"
         )
-    out = args.out or RESULTS / f"transcode-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cores": cores, "rows": rows}, indent=2))
+    out = write_result(
+        {"cores": cores, "rows": rows}, args.out, f"transcode-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    )
     print(f"written to {out}")
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import platform
 import random
@@ -66,6 +65,7 @@ import psutil
 from tusclient import client as tus
 
 from bench.auth import free_port, server
+from bench.output import write_result
 from vigil.app import start_services, stop_services
 from vigil.auth.permissions import Scope
 from vigil.auth.tokens import new_api_key, token_hash
@@ -73,7 +73,6 @@ from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.timeutil import now_ms
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1 << 20
 GIB = 1 << 30
 DISK_BLOCK = 8 * MIB
@@ -566,9 +565,7 @@ def main() -> None:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     report(result)
-    out = args.out or RESULTS / "uploads.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, "uploads.json")
     print(f"written {out}")
 
 

@@ -51,6 +51,7 @@ async def http_server(services: Services, enabled: bool) -> AsyncIterator[int | 
     import uvicorn
 
     from vigil.api.app import create_app
+    from vigil.server import HttpServer
 
     config = uvicorn.Config(
         create_app(services.settings, services),
@@ -60,14 +61,14 @@ async def http_server(services: Services, enabled: bool) -> AsyncIterator[int | 
         access_log=False,
         ws_per_message_deflate=False,  # as vigil serve: video does not compress
     )
-    server = uvicorn.Server(config)
+    server = HttpServer(config)  # as vigil serve's
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     try:
         yield int(server.servers[0].sockets[0].getsockname()[1]) if server.started else None
     finally:
-        server.should_exit = True
+        server.stop()
         await task
 
 

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from vigil.server import HttpServer
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -24,7 +26,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     config = uvicorn.Config(
         app, port=port, log_config=None, ws_per_message_deflate=False, proxy_headers=False
     )
-    server = uvicorn.Server(config)
+    server = HttpServer(config)  # what vigil serve runs
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -33,5 +35,5 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
             await asyncio.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         await task

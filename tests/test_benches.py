@@ -68,7 +68,7 @@ BENCHES = [
         "--samples 2 --page-warmup 1 --pull-seconds 2 --width 320 --height 180",
         "p50 ms",
     ),
-    Bench("recording", "--cameras 1 --seconds 4 --warmup 1", "CPU, % of one core"),
+    Bench("recording", "--cameras 1 --seconds 4 --warmup 1 --rounds 2", "over all rounds"),
     Bench(
         "detection",
         "--cameras 1 --seconds 3 --warmup 1 --no-baseline --width 320 --height 180",
@@ -77,6 +77,10 @@ BENCHES = [
     Bench("transcode", "--sizes 320x240 --seconds 3 --warmup 1", "file wall s/s"),
     Bench("console_live", "--cameras 1 --warmup 0.5 --seconds 1", "tiles playing"),
     Bench("console_load", "--runs 1 --cameras 1", "bytes on the wire"),
+    Bench(
+        "library_gallery", "--items 150 --scroll-seconds 1", "| shell drawn ms | grid drawn ms |"
+    ),
+    Bench("browser_upload", "--size 0.01 --chunk-mb 1", "| client | MiB/s | seconds |"),
     Bench("live", "--viewers 0,1 --seconds 3 --warmup 1", "viewers: node"),
     Bench("uploads", "--size 0.01 --chunk-mb 1", "upload: first PATCH to 204"),
     Bench("auth", "--seconds 0.5 --warmup 0.2 --workers 2", "server ms/req"),
@@ -84,12 +88,19 @@ BENCHES = [
     Bench("objects", "--seconds 0.5 --rounds 1 --workers 1", "inf/s"),
     Bench("motion", "--sizes 160x90 --repeat 1", "ms med"),
     Bench("passwords", "--samples 2 --threads 2", "median ms"),
+    Bench("remote_reads", "--samples 2 --megabytes 4 --rounds 1", "first picture p50 ms"),
+    Bench(
+        "failover",
+        "--kills 1 --dead-seconds 3 --heartbeat-seconds 0.5 --settle-seconds 1",
+        "streaming on the other node",
+    ),
 ]
 # Modules that are not run on their own: a bench runs them.
 RUN_BY_OTHERS = {
     "vigil_node": "recording",  # the Vigil process recording.py drives over stdin
     "proctree": "recording",  # the process-tree sampler of recording, live and detection
     "soak_server": "soak",  # the server process soak.py starts (its tracemalloc side: below)
+    "output": "recording",  # where every bench writes its JSON result
 }
 
 

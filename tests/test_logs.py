@@ -46,6 +46,23 @@ def test_uvicorns_formatter_still_reads_the_redacted_record() -> None:
     )
 
 
+def test_a_share_links_token_in_its_path_is_redacted() -> None:
+    """A share link's token is its path, for the API and for the page people open; a file of
+    it carries a signature too."""
+    share = "Y3GfPN4KNnhAih6_uHiLoDA-qd_33elqlzTGLuV5_mU"
+    for path, shown in (
+        (f"/s/{share}", "/s/[redacted]"),
+        (f"/api/share/{share}", "/api/share/[redacted]"),
+        (
+            f"/api/share/{share}/items/4/web?sig=1.s.4.1796588233.10vpSZLNj_5T",
+            "/api/share/[redacted]/items/4/web?sig=[redacted]",
+        ),
+    ):
+        assert access_record(path).args == ("127.0.0.1:50312", "GET", shown, "1.1", 200)
+    assert share not in redact(f"HTTP Request: GET http://test/s/{share} 200")
+    assert redact("/api/library/shares/12") == "/api/library/shares/12"
+
+
 def test_paths_without_a_token_are_untouched() -> None:
     made = access_record("/api/cameras?limit=5&tokenizer=x")
     assert made.args == ("127.0.0.1:50312", "GET", "/api/cameras?limit=5&tokenizer=x", "1.1", 200)

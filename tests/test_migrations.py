@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import warnings
@@ -157,3 +158,62 @@ def test_the_upgrade_derives_recording_spans_from_the_rows_there_are(database_ur
         engine.dispose()
     assert [tuple(row) for row in spans] == expected
     assert len(expected) > 10
+
+
+def test_the_upgrade_gives_search_documents_their_camera_and_labels(database_url: str) -> None:
+    """0010 fills the search documents' camera and detection labels from the items indexed
+    already (an upload has neither)."""
+    upgrade(database_url, "0009")
+    sqlite = database_url.startswith("sqlite")
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO orgs (name, require_mfa, created_at) VALUES ('S', false, 0)")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cameras (org_id, name, main_url, enabled, recording,"
+                    " segment_seconds, record_mode, node, created_at, updated_at)"
+                    " VALUES (1, 'Gate', 'rtsp://x/1', true, true, 2, 'continuous', 'local', 0, 0)"
+                )
+            )
+            for item_id, camera, labels in ((1, 1, '["person", "dog"]'), (2, None, "[]")):
+                conn.execute(
+                    text(
+                        "INSERT INTO media_items (id, org_id, kind, source, title, tags, labels,"
+                        " camera_id, captured_at, uploader, group_ids, filename, mime, size,"
+                        " sha256, status, progress, storage, key, stored_bytes, views, downloads,"
+                        " created_at, updated_at) VALUES (:id, 1, 'image', 'snapshot', 't',"
+                        " '[]', :labels, :camera, 0, '', '[]', 'f.jpg', 'image/jpeg', 1, '0',"
+                        " 'ready', 1, 'local', 'k', 1, 0, 0, 0, 0)"
+                    ),
+                    {"id": item_id, "labels": labels, "camera": camera},
+                )
+                if sqlite:
+                    conn.execute(
+                        text(
+                            "INSERT INTO media_search_docs (item_id, sk, org_id, kind,"
+                            " captured_at, tags, group_ids) VALUES (:id, :id, 1, 'image', 0,"
+                            " '[]', '[]')"
+                        ),
+                        {"id": item_id},
+                    )
+                else:
+                    conn.execute(
+                        text(
+                            "INSERT INTO media_search (item_id, org_id, kind, captured_at, tags,"
+                            " group_ids, document) VALUES (:id, 1, 'image', 0, '{}', '{}', '')"
+                        ),
+                        {"id": item_id},
+                    )
+        upgrade(database_url)
+        table = "media_search_docs" if sqlite else "media_search"
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT item_id, camera_id, labels FROM {table} ORDER BY item_id")
+            ).all()
+    finally:
+        engine.dispose()
+    found = [(i, c, json.loads(labels) if sqlite else labels) for i, c, labels in rows]
+    assert found == [(1, 1, ["person", "dog"]), (2, None, [])]

@@ -10,8 +10,8 @@ polling) saw the server's RSS grow about 16 MiB an hour while the Python heap
 (tracemalloc) stayed flat, and glibc's ``malloc_stats`` showed thread arenas of 8-11 MB
 each with 0.3 MB in use; ``malloc_trim(0)`` gave 33 MB back at once.
 
-So: a fixed mmap threshold sends every block of 128 KiB or more (frames, pictures, file
-reads) to its own mapping, returned to the system when freed, and a trim every minute
+So: a fixed mmap threshold sends every block of 320 KiB or more (frames, decoded pictures,
+file reads) to its own mapping, returned to the system when freed, and a trim every minute
 returns what the arenas hold free. Where the C library is not glibc, nothing is done.
 """
 
@@ -28,9 +28,17 @@ log = logging.getLogger(__name__)
 # mallopt(3) parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-# Blocks from this size get a mapping of their own (glibc's initial default, kept fixed:
-# setting it turns off the dynamic raise).
-MMAP_THRESHOLD = 128 * 1024
+# Blocks from this size get a mapping of their own, fixed (setting it turns off glibc's
+# dynamic raise, up to 32 MiB). Above 256 KiB: asyncio reads a socket into a fresh 256 KiB
+# block each time, and at glibc's initial 128 KiB each of those was a mapping faulted in page
+# by page and unmapped again (interrupting every core): a server receiving a 2 GiB upload
+# spent 13.5 s in the kernel and took half the speed. Not much higher: the detector's frames
+# (345,600 bytes at 640x360) and other large buffers keep mappings of their own, which is
+# what held the soak's memory (at 4 MiB it crept twice as fast). A free block at the top of
+# the heap is kept up to ``TRIM_THRESHOLD`` (4 MiB: no shrinking and growing again for each
+# read); the minute's trim returns the rest.
+MMAP_THRESHOLD = 320 * 1024
+TRIM_THRESHOLD = 4 * 1024 * 1024
 TRIM_SECONDS = 60.0
 
 
@@ -55,7 +63,7 @@ def tune() -> bool:
         return False
     return bool(
         libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        and libc.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD)
+        and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
 
 

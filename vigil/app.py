@@ -23,8 +23,6 @@ from vigil.mqtt.bridge import MqttBridge
 from vigil.mqtt.publisher import Command, MqttPublisher
 from vigil.node.node import MediaNode
 from vigil.nodes.registry import NodeRegistry
-from vigil.playback.service import Playback
-from vigil.playback.transcode import RecordedH264
 from vigil.secrets import SecretBox
 from vigil.settings import LibrarySettings, Settings
 from vigil.store.cameras import CameraNotFound, CameraStore
@@ -53,9 +51,7 @@ class Services:
     events: EventService
     library: LibraryService
     uploads: Uploads
-    playback: Playback = field(default_factory=Playback)
     mqtt: MqttPublisher | None = None
-    recorded_h264: RecordedH264 | None = None  # recordings converted for browsers without HEVC
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -97,6 +93,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
             LocalLink(registry),
             settings.recordings_dir,
             settings.state_dir / "node",
+            box=box,  # the installation's key: one process, one key
         )
         registry.attach(node.name, node)
         await node.start()
@@ -119,9 +116,6 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     )
     services = Services(
         settings, db, cameras, segments, registry, node, exports, auth, events, library, uploads
-    )
-    services.recorded_h264 = RecordedH264(
-        settings.data_dir / "h264", find_ffmpeg(settings.node.ffmpeg), settings.node.max_transcodes
     )
     services.tasks.append(
         asyncio.create_task(

@@ -42,6 +42,15 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _listening(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """``settings`` with the address the command line gives, if it gives one."""
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    return settings
+
+
 def _logging(verbose: bool) -> None:
     logs.configure(verbose)
 
@@ -58,11 +67,7 @@ def serve(
     from vigil.server import run_server
 
     _logging(verbose)
-    settings = _settings(config)
-    if host is not None:
-        settings.server.host = host
-    if port is not None:
-        settings.server.port = port
+    settings = _listening(_settings(config), host, port)
     try:
         asyncio.run(run_server(settings))
     except (DatabaseUnavailable, FfmpegUnusable) as exc:
@@ -88,6 +93,62 @@ def demo(
     try:
         asyncio.run(run_demo(settings, cameras))
     except (DatabaseUnavailable, FfmpegUnusable) as exc:
+        raise _fail(str(exc)) from None
+
+
+@cli.command()
+def app(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the application server alone: its media nodes join it over the bus."""
+    from vigil.link.nats.processes import BusNotConfigured, run_app
+    from vigil.link.protocol import LinkUnavailable
+
+    _logging(verbose)
+    settings = _listening(_settings(config), host, port)
+    try:
+        asyncio.run(run_app(settings))
+    except (DatabaseUnavailable, BusNotConfigured, LinkUnavailable) as exc:
+        raise _fail(str(exc)) from None
+
+
+@cli.command()
+def node(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a media node alone: it dials the bus and listens on no port."""
+    from vigil.link.nats.processes import BusNotConfigured, run_node
+    from vigil.link.protocol import LinkUnavailable
+    from vigil.media.ffmpeg import FfmpegUnusable
+
+    _logging(verbose)
+    settings = _settings(config)
+    try:
+        asyncio.run(run_node(settings))
+    except (BusNotConfigured, LinkUnavailable, FfmpegUnusable) as exc:
+        raise _fail(str(exc)) from None
+
+
+@cli.command()
+def bus(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 4222,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a NATS server for the application and the nodes in bus.node_passwords."""
+    from vigil.link.nats.embedded import NatsServerMissing
+    from vigil.link.nats.processes import BusNotConfigured, run_bus
+
+    _logging(verbose)
+    settings = _settings(config)
+    try:
+        asyncio.run(run_bus(settings, settings.state_dir / "bus", host, port))
+    except (BusNotConfigured, NatsServerMissing, ValueError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
 
 

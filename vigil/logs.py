@@ -27,8 +27,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1\2{REDACTED}",
     ),
-    # Signed media links (?token=…) and any other token-named query parameter.
-    (re.compile(r"(token=)[^&#\s\"']+", re.IGNORECASE), rf"\g<1>{REDACTED}"),
+    # Signed media links (?token=…, a shared file's ?sig=…), any other token-named parameter.
+    (re.compile(r"((?:token|sig)=)[^&#\s\"']+", re.IGNORECASE), rf"\g<1>{REDACTED}"),
+    # Share links carry their token in the path: /api/share/<token>…, the page /s/<token>.
+    (re.compile(r"(/(?:api/share|s)/)[\w\-]{20,}"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(\bBearer\s+)[^\s\"',]+", re.IGNORECASE), rf"\g<1>{REDACTED}"),
     (re.compile(r"\bvgl_[\w\-]+"), f"vgl_{REDACTED}"),
     (re.compile(r"(\b(?:vigil_session|vigil_csrf)=)[^;\s\"',]+"), rf"\g<1>{REDACTED}"),

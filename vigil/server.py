@@ -18,9 +18,31 @@ from vigil.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM once it has stopped, which would end the process before the
+class HttpServer(uvicorn.Server):
+    """uvicorn's server, woken once a second rather than ten times (the wakeups alone cost an
+    idle node about 0.15 % of a core), and stopped at once by :meth:`stop`.
+
+    uvicorn re-raises SIGTERM once it has stopped, which would end the process before the
     recorders finish their segments; Vigil takes the signals itself instead."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        # uvicorn's own loop sleeps 0.1 s between ticks and does its once-a-second work (the
+        # Date header, the notify callback) when the counter is a multiple of ten.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 1.0)
+
+    def stop(self) -> None:
+        """Begin the graceful shutdown now (setting ``should_exit`` alone is seen within a
+        second)."""
+        self.should_exit = True
+        self._exit.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -35,7 +57,7 @@ class _Server(uvicorn.Server):
 
     def _stop(self, sig: signal.Signals) -> None:
         log.info("%s: stopping", sig.name)
-        self.should_exit = True
+        self.stop()
 
 
 async def serve_http(settings: Settings, services: Services) -> None:
@@ -61,7 +83,7 @@ async def serve_http(settings: Settings, services: Services) -> None:
     # Long runs hand freed C memory back to the system (see vigil.allocator).
     trimming = asyncio.create_task(allocator.trim_every())
     try:
-        await _Server(config).serve()
+        await HttpServer(config).serve()
     finally:
         trimming.cancel()
 

@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from vigil.library.storage import StorageSettings
+from vigil.link.nats.settings import BusSettings
 from vigil.mqtt.settings import MqttSettings
 
 
@@ -41,8 +42,15 @@ class DatabaseSettings(Section):
 class NodeSettings(Section):
     """The media node: how it runs ffmpeg and where recordings go."""
 
-    name: str = "local"
+    name: str = Field(
+        default="local",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the node's name: on the bus, in the database, in logs",
+    )
     ffmpeg: str = Field(default="", description="ffmpeg binary; empty: PATH, else imageio-ffmpeg")
+    max_cameras: int = Field(
+        default=64, ge=1, description="the most cameras failover moves to this node (vigil node)"
+    )
     recordings_dir: Path | None = None
     rtsp_transport: str = Field(default="tcp", pattern="^(tcp|udp)$")
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -154,6 +162,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     mqtt: MqttSettings = MqttSettings()
     library: LibrarySettings = LibrarySettings()
+    bus: BusSettings = BusSettings()
 
     @classmethod
     def settings_customise_sources(

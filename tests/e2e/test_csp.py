@@ -59,7 +59,9 @@ async def test_docs_render_swagger_ui_within_the_policy(
         response = await page.goto(base + "/docs")
         assert response is not None
         assert "script-src 'self';" in response.headers["content-security-policy"]
-        await page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+        # Swagger UI parses a 1 MB bundle and a 0.5 MB description: on a busy 2-core box that
+        # took more than 15 s once.
+        await page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
         assert "/api/cameras" in await page.inner_text(".swagger-ui")
         # Open an operation and run it from the page: the answer is shown, highlighted.
         operation = page.locator('.opblock-get:has(.opblock-summary-path[data-path="/api/me"])')

@@ -6,6 +6,7 @@ first segment of its connection starts with a keyframe whose packet carried no t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import threading
 import time
@@ -27,6 +28,7 @@ from vigil.node.layout import segment_key
 from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
+from vigil.store.models import Camera
 
 __all__ = ["add_footage", "admin", "anonymous", "app", "client", "recordings"]
 
@@ -84,6 +86,40 @@ class Viewer:
         self._thread.join(10)
 
 
+def first_packets(path: Path, count: int) -> list[tuple[int, int]]:
+    """(pts, duration) of a file's first video packets, in its time base."""
+    with av.open(str(path)) as container:
+        packets = itertools.islice(container.demux(video=0), count)
+        return [(p.pts or 0, p.duration or 0) for p in packets]
+
+
+def joined_mid_gop(path: Path) -> bool:
+    """Whether a connection's first segment starts as a recorder joining mid-GOP leaves it:
+    the keyframe, whose packet came without a timestamp, is stamped at zero and lasts until
+    the next frame's stamp, longer than a frame."""
+    (_, lead), (_, frame) = first_packets(path, 2)
+    return lead > 1.5 * frame
+
+
+async def mid_gop_camera(services: Services, viewer: Viewer, url: str) -> Camera:
+    """A camera recording ``url`` whose recorder joined the stream mid-GOP. Joining is timed
+    from the viewer's keyframes; on a busy machine the recorder can connect late enough to
+    land on the next keyframe, so its first segment is checked, and the camera added again
+    until it did join mid-GOP."""
+    for attempt in range(1, 6):
+        await viewer.mid_gop()
+        camera = await services.cameras.create(
+            CameraFields(name=f"rec 0 (attempt {attempt})", main_url=url, segment_seconds=2),
+            org_id=TEST_ORG,
+        )
+        [first, *_] = await wait_segments(services, camera.id, 1, timeout=30)
+        path = services.settings.recordings_dir / first.path
+        if await asyncio.to_thread(joined_mid_gop, path):
+            return camera
+        await services.cameras.delete(camera.id)
+    raise AssertionError("the recorder never joined the camera mid-GOP in 5 attempts")
+
+
 @pytest.fixture(scope="session")
 def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
     """Record two simulated cameras at once with 2 s segments (real ffmpeg, real RTSP); the
@@ -101,13 +137,13 @@ def recordings(sim: SimulatedCameras, tmp_path_factory: pytest.TempPathFactory) 
         try:
             org = await services.auth.users.create_org("Test school")
             assert org.id == TEST_ORG
-            await viewer.mid_gop()
-            cameras = [
+            cameras = [await mid_gop_camera(services, viewer, sim.urls[2])]
+            cameras.append(
                 await services.cameras.create(
-                    CameraFields(name=f"rec {i}", main_url=url, segment_seconds=2), org_id=TEST_ORG
+                    CameraFields(name="rec 1", main_url=sim.urls[3], segment_seconds=2),
+                    org_id=TEST_ORG,
                 )
-                for i, url in enumerate(sim.urls[2:4])
-            ]
+            )
             for camera in cameras:
                 await wait_segments(services, camera.id, SEGMENTS, timeout=90)
         finally:

@@ -14,7 +14,7 @@ import httpx
 import psutil
 from typer.testing import CliRunner
 
-from tests.exports.conftest import AddFootage, Recording, wait_export
+from tests.exports.conftest import AddFootage, Recording, first_packets, wait_export
 from vigil.app import Services
 from vigil.cli import cli
 from vigil.exports.manifest import MANIFEST, MANIFEST_SHA256, SHA256SUMS
@@ -47,13 +47,6 @@ def shown_frame_codes(path: Path) -> list[int]:
     """The simulator's frame code of every frame a player shows, in order."""
     with av.open(str(path)) as container:
         return [read_frame_code(frame) for frame in container.decode(video=0)]
-
-
-def first_packets(path: Path, count: int) -> list[tuple[int, int]]:
-    """(pts, duration) of a file's first video packets, in its time base."""
-    with av.open(str(path)) as container:
-        packets = itertools.islice(container.demux(video=0), count)
-        return [(p.pts or 0, p.duration or 0) for p in packets]
 
 
 def codecs(path: Path) -> tuple[str, str | None]:
@@ -362,7 +355,7 @@ async def test_exports_survive_retention_even_below_the_free_space_floor(
     folder = settings.data_dir / "exports" / str(done["id"])
 
     assert services.node is not None
-    total, _, _ = services.node.disk_usage()
+    total, _, _ = await services.node.disk_usage()
     services.node.retention.min_free_bytes = total + 1  # a floor no disk can meet
     report = await services.node.enforce_retention()
 

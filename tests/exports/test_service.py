@@ -24,9 +24,11 @@ async def test_pinned_sources_outlive_their_recordings(
     start, end = camera.start_ms + 500, camera.start_ms + 8_500
     segments = await services.segments.in_range(camera.id, start, end)
     work = tmp_path / "work"
-    pinned = pin_sources(segments, lambda s: settings.recordings_dir / s.path, work)
+    pinned = await pin_sources(segments, lambda s: services.nodes.node(s.node), work)
     for segment in segments:  # retention strikes while the export is under way
-        (settings.recordings_dir / segment.path).unlink()
+        original = settings.recordings_dir / segment.path
+        assert original.stat().st_nlink == 2  # a link, not a copy, on the same machine
+        original.unlink()
 
     job = CameraJob(camera.id, camera.name, start, end, pinned, burn_in=False)
     out = await export_camera(job, work, tmp_path, find_ffmpeg(), lambda _: None)

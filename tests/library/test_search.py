@@ -267,6 +267,45 @@ async def test_facets_count_every_hit(library: Library) -> None:
     assert (page.total, page.facets.kinds) == (2, {})
 
 
+async def test_cameras_and_labels_filter_and_count(library: Library) -> None:
+    """A camera's clips and snapshots are found by the camera and by what it saw (all the
+    labels asked for), and counted by both; a rebuild reads both from the items again."""
+    async with library.db.write() as s:
+        lane = Camera(
+            org_id=library.org, name="Bus lane", main_url="rtsp://cam/2", created_at=T0,
+            updated_at=T0,
+        )  # fmt: skip
+        s.add(lane)
+        await s.flush()
+    gate = library.camera
+    await library.add_item(
+        "Bus at eight", source="snapshot", camera_id=lane.id, labels=["car", "person"],
+        by=None, captured_at=T0 + 8 * DAY,
+    )  # fmt: skip
+    assert await library.find(labels=["person"]) == ["Bus at eight", "Gate at noon"]
+    assert await library.find(labels=["person", "dog"]) == ["Gate at noon"]
+    assert await library.find(labels=["Person"]) == []  # labels match exactly
+    assert await library.find(camera_ids=[lane.id]) == ["Bus at eight"]
+    assert await library.find(camera_ids=[gate, lane.id], sort="oldest") == [
+        "Gate at noon", "Bus at eight",
+    ]  # fmt: skip
+    assert await library.find("bus", camera_ids=[gate]) == []
+    assert await library.find(camera_ids=[gate], labels=["car"]) == []
+
+    page = await library.index.search(SearchQuery(library.org))
+    assert page.facets.cameras == {gate: 1, lane.id: 1}
+    assert page.facets.labels == {"person": 2, "car": 1, "dog": 1}
+    page = await library.index.search(SearchQuery(library.org, labels=["dog"]))
+    assert (page.facets.cameras, page.facets.labels) == ({gate: 1}, {"person": 1, "dog": 1})
+    page = await library.index.search(SearchQuery(library.org, labels=["person"], facet_limit=1))
+    assert page.facets.labels == {"person": 2}
+
+    await library.index.rebuild(library.org)
+    assert await library.find(camera_ids=[lane.id], labels=["car"]) == ["Bus at eight"]
+    page = await library.index.search(SearchQuery(library.org, "gate"))
+    assert (page.facets.cameras, page.facets.labels) == ({gate: 1}, {"person": 1, "dog": 1})
+
+
 async def test_relevance_and_date_sorts(library: Library) -> None:
     # A title match ranks above a description match, though older.
     assert await library.find("football") == ["Football practice", "Team photo"]
@@ -443,6 +482,8 @@ async def test_hostile_queries_never_break_a_search(library: Library) -> None:
         {"until_ms": -huge},
         {"kinds": ["'; --", "😀"]},
         {"tags": ['"', "NEAR(", "*"]},
+        {"camera_ids": [huge, -huge]},
+        {"labels": ["'; --", "%", "😀", '"']},
     ):
         assert await library.find("football", **filters) == [], filters
     assert await library.find(since_ms=-huge, until_ms=huge, sort="oldest") == OLDEST_FIRST

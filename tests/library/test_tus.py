@@ -418,6 +418,24 @@ async def test_offsets_checksums_completion_and_duplicates(site: Site, clip: byt
 
 
 @SQLITE_ONLY
+async def test_an_upload_taken_up_by_a_restarted_server_is_hashed_whole(
+    site: Site, clip: bytes
+) -> None:
+    """The file's SHA-256 is taken as its bytes arrive; a server that starts in the middle of
+    an upload (a restart) has no digest of what came before, and reads the file back."""
+    async with site.http() as http:
+        location = await _create(http, len(clip), filename="clip.mp4")
+        first = await _patch(http, location, 0, clip[:5000])
+        assert first.headers["upload-offset"] == "5000"
+        restarted = Uploads(site.services.db, site.uploads.folder, max_size=1 << 40)
+        site.app.dependency_overrides[get_uploads] = lambda: restarted
+        assert (await http.head(location)).headers["upload-offset"] == "5000"
+        last = await _patch(http, location, 5000, clip[5000:])
+        assert last.status_code == 204, last.text
+    [finished] = site.library.finished
+    assert finished.sha256 == finished.file_sha256 == hashlib.sha256(clip).hexdigest()
+
+
 async def test_tuspy_uploads_a_picture_with_checksums(site: Site, tmp_path: Path) -> None:
     picture = tmp_path / "class-photo.jpg"
     Image.effect_noise((400, 300), 60).convert("RGB").save(picture, "JPEG", quality=95)

@@ -10,6 +10,7 @@ from typing import TypeVar
 from tests.conftest import TEST_ORG
 from vigil.app import Services
 from vigil.link.messages import CameraState
+from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.store.cameras import CameraFields
 from vigil.store.models import Camera, Segment
 
@@ -69,3 +70,21 @@ async def recorded_camera(
     await wait_segments(services, camera.id, segments, timeout)
     await services.cameras.update(camera.id, {"enabled": False})
     return camera, await segments_of(services, camera.id)
+
+
+class UnreliableApp:
+    """The application side seen over a link that can go away (a seam we cut on purpose)."""
+
+    def __init__(self, app: AppSide) -> None:
+        self._app = app
+        self.reachable = True
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        call = getattr(self._app, name)
+
+        async def forward(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if not self.reachable:
+                raise LinkUnavailable("application server unreachable")
+            return await call(*args, **kwargs)
+
+        return forward

@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 
 from tests.conftest import TEST_ORG
-from tests.node.helpers import eventually, segments_of, wait_segments
+from tests.node.helpers import UnreliableApp, eventually, segments_of, wait_segments
 from vigil.app import Services, start_services, stop_services
 from vigil.link.local import LocalLink
 from vigil.link.messages import CameraStatus, SegmentRecord
-from vigil.link.protocol import AppSide, LinkUnavailable
 from vigil.media.mp4 import file_boxes
 from vigil.node.layout import segment_key
 from vigil.node.node import MediaNode
@@ -29,13 +28,17 @@ async def test_restart_indexes_stray_files_drops_missing_ones_and_repairs_torn_o
     camera = await services.cameras.create(
         CameraFields(name="reconciled", main_url=DEAD_URL), org_id=TEST_ORG
     )
-    now = now_ms()
+    # An hour ago, just after the hour turned: the seeded segments sit in the hour before,
+    # the stray files in the new hour's directory.
+    hour = 3_600_000
+    now = (now_ms() // hour - 1) * hour + 57_000
     kept, lost = await seed(camera.id, [(now - 60_000, now - 58_000), (now - 58_000, now - 56_000)])
     (settings.recordings_dir / lost.path).unlink()
     stray_key = segment_key(camera.id, now - 56_000)
-    (settings.recordings_dir / stray_key).write_bytes(sample_mp4)
     junk_key = segment_key(camera.id, now - 54_000)
-    (settings.recordings_dir / junk_key).write_bytes(b"not a video at all")
+    for key, data in ((stray_key, sample_mp4), (junk_key, b"not a video at all")):
+        (settings.recordings_dir / key).parent.mkdir(parents=True, exist_ok=True)
+        (settings.recordings_dir / key).write_bytes(data)
     incoming = settings.recordings_dir / str(camera.id) / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     torn = incoming / "000000003.mp4"
@@ -75,24 +78,6 @@ def top_level_boxes_of(data: bytes, scratch: Path) -> tuple[list, int]:
     os.unlink(scratch)
     assert [b.type for b in boxes][:2] == ["ftyp", "moov"]
     return boxes, size
-
-
-class UnreliableApp:
-    """The application side seen over a link that can go away (a seam we cut on purpose)."""
-
-    def __init__(self, app: AppSide) -> None:
-        self._app = app
-        self.reachable = True
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        call = getattr(self._app, name)
-
-        async def forward(*args, **kwargs):  # type: ignore[no-untyped-def]
-            if not self.reachable:
-                raise LinkUnavailable("application server unreachable")
-            return await call(*args, **kwargs)
-
-        return forward
 
 
 async def test_outbox_keeps_index_entries_while_the_app_is_away(

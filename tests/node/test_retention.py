@@ -86,7 +86,7 @@ async def test_free_space_floor_deletes_oldest_everywhere_but_keeps_newest_and_p
     writing.write_bytes(b"being written")
 
     assert services.node is not None
-    total, _, _ = services.node.disk_usage()
+    total, _, _ = await services.node.disk_usage()
     services.node.retention.min_free_bytes = total + 1  # a floor no disk can meet
     report = await services.node.enforce_retention()
 

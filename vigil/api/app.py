@@ -20,6 +20,8 @@ from vigil.api.routers import (
     exports,
     groups,
     library,
+    library_search,
+    library_shares,
     live,
     me,
     mfa,
@@ -64,10 +66,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.services = services
     install_problem_handlers(app)
     people = (auth, me, mfa, org, users, groups, audit)
-    media = (cameras, recordings, playback, live, storage, exports, events, uploads, library)
-    for module in (system, *people, *media):
+    media = (cameras, recordings, playback, live, storage, exports, events, uploads)
+    shelves = (library, library_search, library_shares)
+    for module in (system, *people, *media, *shelves):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(library.shares, prefix=API_PREFIX)
+    app.include_router(library_shares.public, prefix=API_PREFIX)
     install_pages(app)
     app.add_middleware(SecurityHeaders)
     if settings.server.trusted_proxies:

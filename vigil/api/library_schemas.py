@@ -21,6 +21,7 @@ from vigil.api.types import (
     Text,
     Timestamp,
 )
+from vigil.store.library import EventSummary
 from vigil.store.models import LibraryEvent, MediaItem, UsageSample
 
 Variant = Literal["original", "web", "poster", "thumb"]
@@ -70,6 +71,11 @@ class LibraryEventUpdate(Input):
         return values
 
 
+class EventCover(Output):
+    item_id: int
+    thumb: str = Field(description="the item's thumbnail (a signed link)")
+
+
 class LibraryEventOut(Output):
     id: int
     name: str
@@ -77,13 +83,28 @@ class LibraryEventOut(Output):
     place: str | None
     start: Timestamp
     end: Timestamp | None
-    group_ids: list[int]
+    group_ids: list[int] = Field(
+        description="the user groups taking part; a viewer is shown only their own"
+    )
     archived: bool
     created_at: Timestamp
     updated_at: Timestamp
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="its ready items by kind: image, video"
+    )
+    cover: EventCover | None = Field(
+        default=None, description="its newest ready item with a thumbnail"
+    )
 
     @classmethod
-    def build(cls, event: LibraryEvent) -> LibraryEventOut:
+    def build(
+        cls,
+        event: LibraryEvent,
+        summary: EventSummary | None = None,
+        cover: EventCover | None = None,
+        groups: frozenset[int] | None = None,
+    ) -> LibraryEventOut:
+        """``groups``: the viewer's own (None: they see every group)."""
         return cls(
             id=event.id,
             name=event.name,
@@ -91,16 +112,28 @@ class LibraryEventOut(Output):
             place=event.place,
             start=event.start_ms,
             end=event.end_ms,
-            group_ids=event.group_ids,
+            group_ids=[g for g in event.group_ids if groups is None or g in groups],
             archived=event.archived,
             created_at=event.created_at,
             updated_at=event.updated_at,
+            counts=summary.counts if summary is not None else {},
+            cover=cover,
         )
+
+
+class LibraryGroupOut(Output):
+    """A user group (a class) that library events and items are shared with."""
+
+    id: int
+    name: str
 
 
 class ItemFiles(Output):
     original: str = Field(description="the file as uploaded (a signed link)")
-    web: str | None = Field(description="the web-playable copy of a video, when one was made")
+    web: str | None = Field(
+        description="what a browser shows or plays: a video's web-playable copy, or the "
+        "original when browsers take it as it is; null for a picture they do not show"
+    )
     poster: str | None
     thumb: str | None
 
@@ -196,6 +229,15 @@ class SearchFacetsOut(Output):
     tags: dict[str, int]
     events: dict[str, int] = Field(description="by library event id")
     uploaders: dict[str, int] = Field(description="by uploader's user id")
+    cameras: dict[str, int] = Field(description="by camera id (camera clips and snapshots)")
+    labels: dict[str, int] = Field(description="by detection label")
+
+
+class SearchNamesOut(Output):
+    """Names of the library events and cameras that the facets and filters give by id."""
+
+    events: dict[str, str]
+    cameras: dict[str, str]
 
 
 class SearchOut(Output):
@@ -206,7 +248,37 @@ class SearchOut(Output):
         "and facets then count those, and relevance ranks those"
     )
     facets: SearchFacetsOut
+    names: SearchNamesOut
     next_cursor: str | None
+
+
+class ValueSuggestion(Output):
+    value: str
+    count: int = Field(description="matching items")
+
+
+class NamedSuggestion(Output):
+    id: int
+    name: str
+    count: int = Field(description="matching items (0: the name matches, none of its items)")
+
+
+class ItemSuggestion(Output):
+    id: int
+    title: str
+    kind: str
+    event_id: int | None
+    thumb: str | None = Field(description="the thumbnail (a signed link)")
+
+
+class SuggestionsOut(Output):
+    """What the words typed so far could mean, each list best first."""
+
+    tags: list[ValueSuggestion]
+    labels: list[ValueSuggestion] = Field(description="detection labels")
+    events: list[NamedSuggestion] = Field(description="library events")
+    cameras: list[NamedSuggestion]
+    items: list[ItemSuggestion] = Field(description="the best matching items")
 
 
 class ShareCreate(Input):
@@ -232,7 +304,13 @@ class ShareOut(Output):
     views: int
     revoked: bool
     created_at: Timestamp
-    url: str | None = Field(default=None, description="shown once, when the link is made")
+    url: str | None = Field(
+        default=None, description="the link's API address; shown once, when the link is made"
+    )
+    page_url: str | None = Field(
+        default=None,
+        description="the web page to send to people (no account needed); shown once",
+    )
 
 
 class SharedItemOut(Output):
@@ -248,9 +326,13 @@ class SharedItemOut(Output):
 
 
 class SharedOut(Output):
+    kind: Literal["item", "event"] = Field(description="what was shared")
     title: str
     expires_at: Timestamp
-    items: list[SharedItemOut]
+    items: list[SharedItemOut] = Field(
+        description="its files' links are signed for a while (``sig``), so that a player or a "
+        "download needs no password header"
+    )
 
 
 class UsageOut(Output):

@@ -36,7 +36,7 @@ from vigil.library.service import (
     UploadRefused,
 )
 from vigil.link.messages import ProbeFailure
-from vigil.link.protocol import ProbeFailed
+from vigil.link.protocol import LinkUnavailable, MediaNotFound, ProbeFailed
 from vigil.node.layout import UnsafePath
 from vigil.nodes.registry import UnknownNode
 from vigil.store.access import GroupNotFound
@@ -224,7 +224,7 @@ async def _library_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShareRefused)
     if exc.needs_password:
         return problem(request, 401, str(exc), slug="share-password")
-    return problem(request, 410, str(exc), slug="share-gone")
+    return problem(request, 410, str(exc), slug="share-gone", reason=exc.gone)
 
 
 async def _duplicate_name(request: Request, exc: Exception) -> JSONResponse:
@@ -254,6 +254,16 @@ async def _unknown_node(request: Request, exc: Exception) -> JSONResponse:
         request,
         503,
         f"The media node {exc.node!r} is not connected; try again when it is.",
+        slug="node-unavailable",
+    )
+
+
+async def _link_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LinkUnavailable)
+    return problem(
+        request,
+        503,
+        "The media node that holds this is not reachable now; try again when it is back.",
         slug="node-unavailable",
     )
 
@@ -392,6 +402,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CameraNotFound, _not_found)
     app.add_exception_handler(UnsafePath, _not_found)
     app.add_exception_handler(RecordingNotFound, _not_found)
+    app.add_exception_handler(MediaNotFound, _not_found)
     for event_problem in (EventNotFound, EventProtected, NoSnapshot):
         app.add_exception_handler(event_problem, _event_problem)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
@@ -411,6 +422,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DuplicateCameraName, _duplicate_name)
     app.add_exception_handler(CameraHasProtectedFootage, _protected)
     app.add_exception_handler(UnknownNode, _unknown_node)
+    app.add_exception_handler(LinkUnavailable, _link_unavailable)
     app.add_exception_handler(ProbeFailed, _probe_failed)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)

@@ -32,6 +32,7 @@ class MediaKind(StrEnum):
     RECORDINGS = "r"  # a camera's playlists, files, previews and frames
     EXPORT = "e"  # an export's files
     LIBRARY = "m"  # a library item's files (original, web copy, poster, thumbnail)
+    SHARE = "s"  # an item's files through a share link: "user" is the link, target the item
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,17 @@ class MediaSigner:
         self._key = hmac.new(key, b"vigil media links", hashlib.sha256).digest()
         self.ttl_seconds = ttl_seconds
 
-    def sign(self, user_id: int, kind: MediaKind, target: int, now: float | None = None) -> str:
-        expires = int((time.time() if now is None else now) + self.ttl_seconds)
+    def sign(
+        self,
+        user_id: int,
+        kind: MediaKind,
+        target: int,
+        now: float | None = None,
+        ttl_seconds: int | None = None,
+    ) -> str:
+        """A link for ``ttl_seconds`` (default: the signer's)."""
+        ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
+        expires = int((time.time() if now is None else now) + ttl)
         payload = f"{user_id}.{kind.value}.{target}.{expires}"
         return f"{payload}.{self._mac(payload)}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,9 +28,19 @@ class CameraService:
         # Told after a camera is added, changed or deleted (e.g. to re-announce cameras).
         self.on_change: Callable[[], Awaitable[None]] | None = None
 
+    async def _place(self) -> str:
+        """The node a new camera goes to: the default one if it is connected, else the
+        connected node with the fewest cameras; UnknownNode if none is."""
+        connected = self._nodes.nodes()
+        if self._default_node in connected or not connected:
+            return self._default_node
+        counts = Counter(camera.node for camera in await self.store.list())
+        return min(sorted(connected), key=lambda name: counts[name])
+
     async def create(self, fields: CameraFields, org_id: int) -> Camera:
-        node = self._nodes.node(self._default_node)  # UnknownNode before anything is stored
-        camera = await self.store.create(fields, node=self._default_node, org_id=org_id)
+        name = await self._place()
+        node = self._nodes.node(name)  # UnknownNode before anything is stored
+        camera = await self.store.create(fields, node=name, org_id=org_id)
         await node.apply_camera(self.store.config(camera))
         await self._changed()
         return camera
@@ -38,6 +49,16 @@ class CameraService:
         node = self._nodes.node((await self.store.get(camera_id)).node)
         camera = await self.store.update(camera_id, changes)
         await node.apply_camera(self.store.config(camera))
+        await self._changed()
+        return camera
+
+    async def move(self, camera_id: int, node: str) -> Camera:
+        """Record the camera on ``node`` from now on (its node is dead: failover); what it
+        recorded elsewhere stays indexed there."""
+        target = self._nodes.node(node)  # UnknownNode before anything is stored
+        camera = await self.store.update(camera_id, {"node": node})
+        await target.apply_camera(self.store.config(camera))
+        self._nodes.forget(camera_id)  # its old node's last word on it
         await self._changed()
         return camera
 
@@ -51,7 +72,7 @@ class CameraService:
     ) -> SourceProbe:
         """What the stream at ``url`` sends, as ``node`` (default: where a new camera goes)
         sees it; ``ProbeFailed`` says why it cannot be opened."""
-        target = self._nodes.node(node or self._default_node)
+        target = self._nodes.node(node or await self._place())
         return await target.probe_source(url, username, password, timeout_seconds)
 
     async def delete(self, camera_id: int) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from vigil.events.snapshots import BadSnapshot, draw_box
 from vigil.link.messages import CameraActivity, EventRecord, EventStage, MotionSpan
+from vigil.link.protocol import MediaNotFound, read_whole
 from vigil.nodes.registry import NodeRegistry
 from vigil.store.cameras import CameraStore
 from vigil.store.events import EventStore, Reported
@@ -17,6 +18,7 @@ from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 _DAY_MS = 86_400_000
+SNAPSHOT_LIMIT = 16 << 20  # a JPEG larger than this is no snapshot of ours
 
 EventListener = Callable[[Event, EventStage], Awaitable[None]]
 ActivityListener = Callable[[CameraActivity], Awaitable[None]]
@@ -80,9 +82,9 @@ class EventService:
         if event.snapshot_path is None:
             raise NoSnapshot(event.id)
         try:
-            path = self._nodes.node(event.node).recording_file(event.snapshot_path)
-            jpeg = await asyncio.to_thread(path.read_bytes)
-        except (OSError, ValueError) as e:
+            node = self._nodes.node(event.node)
+            jpeg = await read_whole(node, event.snapshot_path, SNAPSHOT_LIMIT)
+        except MediaNotFound as e:
             log.warning("event %s: snapshot unreadable: %s", event.id, e)
             raise NoSnapshot(event.id, "the snapshot file is missing") from None
         if not with_box or event.snapshot_box is None:

@@ -21,6 +21,7 @@ from vigil.exports.concat import Piece, concat_script, timeline_us
 from vigil.exports.ffmpeg import BurnIn, export_args, file_stamp, run_ffmpeg
 from vigil.exports.manifest import ExportedFile, Gap, SourceSegment, sha256_file
 from vigil.exports.media import first_frame_from, video_span
+from vigil.link.protocol import READ_LIMIT, MediaNotFound, NodeSide
 from vigil.store.models import Segment
 from vigil.store.segments import Interval, find_gaps, merge_spans
 from vigil.timeutil import iso
@@ -47,20 +48,39 @@ def _pin(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def pin_sources(
-    segments: Sequence[Segment], resolve: Callable[[Segment], Path], work_dir: Path
+async def pin_sources(
+    segments: Sequence[Segment], node_of: Callable[[Segment], NodeSide], work_dir: Path
 ) -> list[PinnedSource]:
-    """Link each segment's file into ``work_dir``; a file already gone is left out."""
+    """Each segment's file in ``work_dir``, so that retention cannot take it while the export
+    runs: a hard link of a file on this machine, a copy read through the link of one on a
+    node elsewhere. A file already gone is left out."""
     work_dir.mkdir(parents=True, exist_ok=True)
     pinned: list[PinnedSource] = []
     for index, seg in enumerate(segments):
         dst = work_dir / f"{index:06d}.mp4"
+        node = node_of(seg)
         try:
-            _pin(resolve(seg), dst)
-        except FileNotFoundError:
+            try:
+                await asyncio.to_thread(_pin, node.recording_file(seg.path), dst)
+            except MediaNotFound:  # not on this machine
+                await _fetch(node, seg.path, dst)
+        except (FileNotFoundError, MediaNotFound):
             continue
         pinned.append(PinnedSource(seg, dst))
     return pinned
+
+
+async def _fetch(node: NodeSide, key: str, dst: Path) -> None:
+    """Copy the node's file ``key`` to ``dst``, a read at a time."""
+    size = await node.file_size(key)
+    with dst.open("wb") as out:
+        at = 0
+        while at < size:
+            data = await node.read_file(key, at, min(at + READ_LIMIT, size) - 1)
+            if not data:
+                raise MediaNotFound(f"{key}: ended at {at} of {size} bytes")
+            await asyncio.to_thread(out.write, data)
+            at += len(data)
 
 
 def output_name(camera_id: int, camera_name: str, start_ms: int) -> str:

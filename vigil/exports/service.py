@@ -26,6 +26,7 @@ from vigil.exports.manifest import (
     write_manifest,
 )
 from vigil.exports.media import UnreadableMedia
+from vigil.link.protocol import LinkUnavailable, NodeSide
 from vigil.media.ffmpeg import version_line
 from vigil.nodes.registry import NodeRegistry, UnknownNode
 from vigil.store.cameras import CameraNotFound, CameraStore
@@ -210,6 +211,9 @@ class ExportService:
         except (FootageGone, FfmpegFailed, UnreadableMedia, CameraNotFound, UnknownNode) as exc:
             await self._fail(export_id, str(exc))
             return
+        except LinkUnavailable as exc:
+            await self._fail(export_id, f"a media node is not reachable now: {exc}")
+            return
         except OSError as exc:
             await self._fail(export_id, f"cannot write the export: {exc.strerror or exc}")
             return
@@ -250,9 +254,7 @@ class ExportService:
         for camera_id in export.camera_ids:
             camera = await self._cameras.get(camera_id)
             segments = await self._segments.in_range(camera_id, export.start_ms, export.end_ms)
-            sources = await asyncio.to_thread(
-                pin_sources, segments, self._resolve, work / str(camera_id)
-            )
+            sources = await pin_sources(segments, self._node_of, work / str(camera_id))
             jobs.append(
                 CameraJob(
                     camera.id, camera.name, export.start_ms, export.end_ms, sources, export.burn_in
@@ -303,5 +305,5 @@ class ExportService:
         await asyncio.to_thread(write_manifest, folder, manifest)
         return files
 
-    def _resolve(self, segment: Segment) -> Path:
-        return self._nodes.node(segment.node).recording_file(segment.path)
+    def _node_of(self, segment: Segment) -> NodeSide:
+        return self._nodes.node(segment.node)  # UnknownNode: the export fails, saying so

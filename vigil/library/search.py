@@ -2,11 +2,12 @@
 
 A search document per media item holds its words (title, description, tags, event name,
 camera name, detection labels; see :mod:`vigil.library.search_text`) and what filters and
-facets need: organisation, kind, event, uploader, capture time, tags, and the user groups that
-may see it (the item's own and its event's, denormalised so that a parent's search needs no
-join). The library service keeps it in step with explicit calls: :meth:`SearchIndex.upsert`,
-:meth:`~SearchIndex.remove`, :meth:`~SearchIndex.reindex_event` (an event renamed or shared
-with other groups); :meth:`~SearchIndex.rebuild` indexes a whole organisation or database again.
+facets need: organisation, kind, event, uploader, camera, capture time, tags, detection
+labels, and the user groups that may see it (the item's own and its event's, denormalised so
+that a parent's search needs no join). The library service keeps it in step with explicit
+calls: :meth:`SearchIndex.upsert`, :meth:`~SearchIndex.remove`,
+:meth:`~SearchIndex.reindex_event` (an event renamed or shared with other groups);
+:meth:`~SearchIndex.rebuild` indexes a whole organisation or database again.
 Items deleted from ``media_items`` leave the index with them (foreign key cascade).
 
 - SQLite: the FTS5 table ``media_search`` (tokenizer unicode61 remove_diacritics 2, prefix
@@ -31,7 +32,7 @@ taken). With fewer hits, the total, the facets and the relevance ranking are exa
 (``SearchPage.exact`` False), they count and rank those (the total and each facet count are
 then lower bounds) while date-sorted pages still reach every hit, newest or oldest first.
 Facets count the hits with every filter applied, their own dimension too (drill-down); tags
-are the top ``facet_limit``.
+and labels are the top ``facet_limit``.
 
 Cursors are keysets: (position, id) for the date sorts, (score, position, id) for relevance. A
 PostgreSQL score depends on the item and the query only, so pages stay exact while items are
@@ -89,6 +90,8 @@ class SearchQuery:
     tags: Sequence[str] = ()  # exact tags
     event_ids: Sequence[int] = ()
     uploader_ids: Sequence[int] = ()
+    camera_ids: Sequence[int] = ()
+    labels: Sequence[str] = ()  # exact detection labels, all of them
     # Who looks: None sees all of the organisation's library (admins, operators); a set sees
     # items shared with one of these groups (the item's or its event's) or uploaded by viewer.
     group_ids: set[int] | frozenset[int] | None = None
@@ -100,14 +103,14 @@ class SearchQuery:
     limit: int = 50
     cursor: str | None = None
     facets: bool = True
-    facet_limit: int = 20  # tags in the tag facet
+    facet_limit: int = 20  # tags in the tag facet, labels in the label facet
 
     def fingerprint(self) -> str:
         """What a cursor belongs to: everything but the page size and the cursor."""
         key = [
             self.org_id, self.text, sorted(self.kinds), sorted(self.tags),
-            sorted(self.event_ids), sorted(self.uploader_ids),
-            None if self.group_ids is None else sorted(self.group_ids),
+            sorted(self.event_ids), sorted(self.uploader_ids), sorted(self.camera_ids),
+            sorted(self.labels), None if self.group_ids is None else sorted(self.group_ids),
             self.viewer_id, self.group_id, self.since_ms, self.until_ms, self.sort,
         ]  # fmt: skip
         return hashlib.blake2b(json.dumps(key).encode(), digest_size=6).hexdigest()
@@ -125,6 +128,8 @@ class Facets:
     tags: dict[str, int] = field(default_factory=dict)
     events: dict[int, int] = field(default_factory=dict)  # items without one not counted
     uploaders: dict[int, int] = field(default_factory=dict)  # by user id; same
+    cameras: dict[int, int] = field(default_factory=dict)  # by camera id; same
+    labels: dict[str, int] = field(default_factory=dict)  # detection labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +299,7 @@ def _in_range(q: SearchQuery) -> SearchQuery:
         q,
         event_ids=ids(q.event_ids),
         uploader_ids=ids(q.uploader_ids),
+        camera_ids=ids(q.camera_ids),
         group_ids=None if q.group_ids is None else frozenset(ids(sorted(q.group_ids))) - {0},
         group_id=one(q.group_id),
         viewer_id=one(q.viewer_id),
@@ -319,8 +325,12 @@ async def _read_window(
             facets.tags[str(value)] = int(n)
         elif dim == "e":
             facets.events[int(value)] = int(n)
-        else:
+        elif dim == "u":
             facets.uploaders[int(value)] = int(n)
+        elif dim == "m":
+            facets.cameras[int(value)] = int(n)
+        elif dim == "l":
+            facets.labels[str(value)] = int(n)
     # A UNION ALL promises no order: the page's is restored here.
     rows.sort(key=lambda r: (r[2], r[1], r[0]), reverse=True)
     return counted, rows, facets
@@ -348,6 +358,7 @@ async def _documents(
             m.tags,
             m.labels,
             m.group_ids,
+            m.camera_id,
             LibraryEvent.name,
             LibraryEvent.group_ids,
             Camera.name,
@@ -360,8 +371,10 @@ async def _documents(
     )
     docs = []
     for row in rows:
-        item_id, org_id, kind, event_id, uploader_id, captured_at, title = row[:7]
-        description, tags, labels, group_ids, event_name, event_groups, camera_name = row[7:]
+        (
+            item_id, org_id, kind, event_id, uploader_id, captured_at, title, description,
+            tags, labels, group_ids, camera_id, event_name, event_groups, camera_name,
+        ) = row  # fmt: skip
         if event is not None:  # as the caller has it, maybe not yet committed
             event_name, event_groups = event.name, event.group_ids
         docs.append(
@@ -379,6 +392,7 @@ async def _documents(
                 [*(group_ids or ()), *(event_groups or ())],
                 event_name,
                 camera_name,
+                camera_id,
             )
         )
     return docs

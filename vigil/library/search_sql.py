@@ -35,7 +35,8 @@ ZERO = "CAST(0 AS REAL)"
 WINDOW = (
     "WITH hits AS MATERIALIZED (SELECT d.item_id AS item_id, {position} AS pos,"
     " {score} AS score, d.kind AS kind, d.event_id AS event_id, d.uploader_id AS uploader_id,"
-    " d.tags AS tags {from_where} ORDER BY {window_order} LIMIT {window})"
+    " d.camera_id AS camera_id, d.tags AS tags, d.labels AS labels {from_where}"
+    " ORDER BY {window_order} LIMIT {window})"
     " SELECT 'c' AS dim, CAST(NULL AS TEXT) AS value, count(*) AS n, {zero} AS score FROM hits"
 )
 RELEVANCE_PAGE = (
@@ -53,8 +54,12 @@ FACETS = (
     " WHERE event_id IS NOT NULL GROUP BY event_id"
     " UNION ALL SELECT 'u', CAST(uploader_id AS TEXT), count(*), {zero} FROM hits"
     " WHERE uploader_id IS NOT NULL GROUP BY uploader_id"
+    " UNION ALL SELECT 'm', CAST(camera_id AS TEXT), count(*), {zero} FROM hits"
+    " WHERE camera_id IS NOT NULL GROUP BY camera_id"
     " UNION ALL SELECT * FROM (SELECT 't', t.value, count(*) AS n, {zero} FROM hits,"
     " {each_tag} GROUP BY t.value ORDER BY n DESC, t.value LIMIT {top}) AS top_tags"
+    " UNION ALL SELECT * FROM (SELECT 'l', l.value, count(*) AS n, {zero} FROM hits,"
+    " {each_label} GROUP BY l.value ORDER BY n DESC, l.value LIMIT {top}) AS top_labels"
 )
 DATE_PAGE = "SELECT d.item_id, {position} {from_where} AND {keyset} ORDER BY {order} LIMIT {limit}"
 
@@ -93,6 +98,7 @@ def window_statement(
         keyset=keyset,
         limit=int(limit or 0),
         each_tag=backend.each_tag,
+        each_label=backend.each_label,
         top=max(0, min(int(facet_limit or 0), 1000)),
         zero=ZERO,
     )
@@ -139,6 +145,7 @@ class Source:
 
 class Backend(ABC):
     each_tag: str  # FROM item: one row per tag of a hit, the tag as t.value
+    each_label: str  # the same for detection labels, as l.value
 
     @abstractmethod
     async def source(
@@ -163,8 +170,11 @@ class Backend(ABC):
 
 
 _ITEM_EXISTS = "WHERE EXISTS (SELECT 1 FROM media_items WHERE id = :item_id)"
-_DOC_COLUMNS = "org_id, kind, event_id, uploader_id, captured_at, tags, group_ids"
+_DOC_COLUMNS = (
+    "org_id, kind, event_id, uploader_id, captured_at, tags, group_ids, camera_id, labels"
+)
 _BM25 = "-bm25(media_search, 10.0, 2.0, 4.0, 4.0, 2.0, 4.0, 0.0)"  # TEXT_COLUMNS, scope
+_HAS_LABEL = "EXISTS (SELECT 1 FROM json_each(d.labels) WHERE value = {value})"
 _POSITION_SHIFT = 1 << 20
 _TIME_LIMIT = 1 << 42  # ms either side of 1970 a position keeps apart (139 years)
 
@@ -177,6 +187,7 @@ def _position(captured_at: int, item_id: int = 0) -> int:
 
 class SQLiteBackend(Backend):
     each_tag = "json_each(hits.tags) AS t"
+    each_label = "json_each(hits.labels) AS l"
 
     async def source(
         self, s: AsyncSession, sql: Sql, q: SearchQuery, terms: TextQuery, relevance: bool
@@ -208,6 +219,11 @@ class SQLiteBackend(Backend):
         where.append(f"d.org_id = {sql.bind(q.org_id)}")
         if q.kinds:
             where.append(f"d.kind IN ({', '.join(sql.bind(k) for k in q.kinds)})")
+        # Cameras and labels are rare (camera clips and snapshots): filtered in SQL.
+        if q.camera_ids:
+            where.append(f"d.camera_id IN ({', '.join(sql.bind(int(c)) for c in q.camera_ids)})")
+        for label in q.labels:
+            where.append(_HAS_LABEL.format(value=sql.bind(label)))
         if q.since_ms is not None:
             where.append(f"{position} >= {sql.bind(_position(q.since_ms))}")
             where.append(f"d.captured_at >= {sql.bind(q.since_ms)}")
@@ -264,7 +280,7 @@ class SQLiteBackend(Backend):
         )
         await conn.exec_driver_sql(
             f"INSERT INTO media_search_docs (item_id, sk, {_DOC_COLUMNS})"
-            f" SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?{guard}",
+            f" SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{guard}",
             [
                 (
                     d.item_id,
@@ -276,6 +292,8 @@ class SQLiteBackend(Backend):
                     d.captured_at,
                     json.dumps(d.tags),
                     json.dumps(d.group_ids),
+                    d.camera_id,
+                    json.dumps(d.labels),
                 )
                 + (() if fresh else (d.item_id,))
                 for d in docs
@@ -333,6 +351,7 @@ class SQLiteBackend(Backend):
 
 class PostgresBackend(Backend):
     each_tag = "unnest(hits.tags) AS t(value)"
+    each_label = "unnest(hits.labels) AS l(value)"
 
     async def source(
         self, s: AsyncSession, sql: Sql, q: SearchQuery, terms: TextQuery, relevance: bool
@@ -348,6 +367,11 @@ class PostgresBackend(Backend):
             where.append(f"d.uploader_id = ANY(CAST({ids} AS integer[]))")
         if q.tags:
             where.append(f"d.tags @> CAST({sql.bind(list(q.tags))} AS text[])")
+        if q.camera_ids:
+            ids = sql.bind(_ints(q.camera_ids))
+            where.append(f"d.camera_id = ANY(CAST({ids} AS integer[]))")
+        if q.labels:
+            where.append(f"d.labels @> CAST({sql.bind(list(q.labels))} AS text[])")
         if q.group_id is not None:
             where.append(f"d.group_ids @> CAST({sql.bind([int(q.group_id)])} AS integer[])")
         if q.group_ids is not None:
@@ -387,11 +411,13 @@ class PostgresBackend(Backend):
             text(
                 f"INSERT INTO media_search (item_id, {_DOC_COLUMNS}, document) SELECT :item_id,"
                 " :org_id, :kind, :event_id, :uploader_id, :captured_at, CAST(:tags AS text[]),"
-                " CAST(:group_ids AS integer[]), CAST(:document AS tsvector)"
+                " CAST(:group_ids AS integer[]), :camera_id, CAST(:labels AS text[]),"
+                " CAST(:document AS tsvector)"
                 f" {_ITEM_EXISTS} ON CONFLICT (item_id) DO UPDATE SET org_id = EXCLUDED.org_id,"
                 " kind = EXCLUDED.kind, event_id = EXCLUDED.event_id,"
                 " uploader_id = EXCLUDED.uploader_id, captured_at = EXCLUDED.captured_at,"
                 " tags = EXCLUDED.tags, group_ids = EXCLUDED.group_ids,"
+                " camera_id = EXCLUDED.camera_id, labels = EXCLUDED.labels,"
                 " document = EXCLUDED.document"
             ),
             [
@@ -404,6 +430,8 @@ class PostgresBackend(Backend):
                     "captured_at": d.captured_at,
                     "tags": list(d.tags),
                     "group_ids": list(d.group_ids),
+                    "camera_id": d.camera_id,
+                    "labels": list(d.labels),
                     "document": d.tsvector(),
                 }
                 for d in docs

@@ -182,6 +182,8 @@ class SearchDocument:
     captured_at: int
     tags: tuple[str, ...]
     group_ids: tuple[int, ...]  # the item's own and its event's
+    camera_id: int | None
+    labels: tuple[str, ...]  # detection labels, exact (filters and facets)
     fields: dict[str, list[list[str]]]  # column -> its parts (a tag, a label), each words
 
     @classmethod
@@ -196,6 +198,7 @@ class SearchDocument:
             item.id, item.org_id, item.kind, item.event_id, item.uploaded_by_id,
             item.captured_at, item.title, item.description, item.tags, item.labels,
             [*(item.group_ids or ()), *event_group_ids], event_name, camera_name,
+            item.camera_id,
         )  # fmt: skip
 
     @classmethod
@@ -214,6 +217,7 @@ class SearchDocument:
         group_ids: Iterable[int],
         event_name: str | None,
         camera_name: str | None,
+        camera_id: int | None = None,
     ) -> SearchDocument:
         def one(value: str | None) -> list[list[str]]:
             return [words(value or "")[:MAX_FIELD_WORDS]]
@@ -222,6 +226,7 @@ class SearchDocument:
             return [list(_name_words(value or ""))]
 
         tags = tuple(dict.fromkeys(tags or ()))
+        labels = tuple(dict.fromkeys(labels or ()))
         return cls(
             item_id=item_id,
             org_id=org_id,
@@ -231,13 +236,15 @@ class SearchDocument:
             captured_at=captured_at,
             tags=tags,
             group_ids=tuple(sorted(set(group_ids))),
+            camera_id=camera_id,
+            labels=labels,
             fields={
                 "title": one(title),
                 "description": one(description),
                 "tags": [list(_name_words(t)) for t in tags],
                 "event": name(event_name),
                 "camera": name(camera_name),
-                "labels": [list(_name_words(label)) for label in labels or ()],
+                "labels": [list(_name_words(label)) for label in labels],
             },
         )
 

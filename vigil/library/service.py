@@ -28,16 +28,18 @@ from vigil.auth.throttle import Throttle
 from vigil.auth.tokens import new_token, token_hash
 from vigil.exports.manifest import sha256_file
 from vigil.library import media
-from vigil.library.search import SearchIndex
+from vigil.library.search import SearchIndex, SearchQuery
 from vigil.library.storage import BlobStore, Lifecycle, LocalStore, Tiered
+from vigil.library.zipstream import Entry
 from vigil.settings import AuthSettings
 from vigil.store.library import (
+    EventSummary,
     ItemNotFound,
     LibraryEventNotFound,
     LibraryStore,
     Usage,
 )
-from vigil.store.models import LibraryEvent, MediaItem, ShareLink, Upload
+from vigil.store.models import LibraryEvent, MediaItem, ShareLink, Upload, UserGroup
 from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
@@ -79,9 +81,10 @@ class LibraryForbidden(Exception):
 class ShareRefused(Exception):
     """A share link that has expired, been revoked, or wants a password it did not get."""
 
-    def __init__(self, reason: str, needs_password: bool = False) -> None:
+    def __init__(self, reason: str, needs_password: bool = False, gone: str = "expired") -> None:
         super().__init__(reason)
         self.needs_password = needs_password
+        self.gone = gone  # why a link no longer works: "expired" or "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,16 @@ class Viewer:
     @property
     def may_edit(self) -> bool:
         return self.principal.role in (Role.ADMIN, Role.OPERATOR)
+
+    def query(self, text: str = "", **filters: Any) -> SearchQuery:
+        """A search of what this viewer may see."""
+        return SearchQuery(
+            org_id=self.org_id,
+            text=text,
+            group_ids=set(self.groups) if self.groups is not None else None,
+            viewer_id=self.principal.user_id,
+            **filters,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +138,19 @@ class NewShare:
 def item_keys(item: MediaItem) -> list[str]:
     """Every file an item has in its store."""
     return [k for k in (item.key, item.web_key, item.poster_key, item.thumb_key) if k]
+
+
+def web_key(item: MediaItem) -> str | None:
+    """The file a browser shows or plays: a video's web copy, or the original when browsers
+    take it as it is (a web-playable video, a JPEG, PNG, WebP or GIF picture); None until the
+    item is ready, and for a picture browsers do not show (TIFF, AVIF: its thumbnail then)."""
+    if item.status != "ready":
+        return None
+    if item.web_key:
+        return item.web_key
+    if item.kind == "video" or item.mime in media.WEB_IMAGE_FORMATS.values():
+        return item.key  # processing makes a web copy of any video that does not play as is
+    return None
 
 
 def safe_filename(name: str) -> str:
@@ -214,6 +240,25 @@ class LibraryService:
         if not self.sees_event(viewer, event):
             raise LibraryEventNotFound(event_id)
         return event
+
+    async def summaries(self, events: Sequence[LibraryEvent]) -> dict[int, EventSummary]:
+        """Each event's ready items by kind and its cover. Whoever sees an event sees all of
+        its items (they are shared with the event's groups), so one summary suits everyone."""
+        return await self.store.event_summaries([e.id for e in events])
+
+    async def groups(self, viewer: Viewer) -> list[UserGroup]:
+        """The user groups (classes) the viewer may name: all of the organisation's for those
+        who share the library with them, a viewer's own for a viewer."""
+        groups = await self.store.user_groups(viewer.org_id)
+        return groups if viewer.groups is None else [g for g in groups if g.id in viewer.groups]
+
+    async def event_files(self, viewer: Viewer, event_id: int) -> tuple[LibraryEvent, list[Entry]]:
+        """An event's ready items with the stores holding their originals, oldest first: what
+        downloading the whole event sends."""
+        event = await self.event(viewer, event_id)
+        items = await self.store.items_of(viewer.org_id, event_id)
+        ready = [i for i in reversed(items) if i.status == "ready"]
+        return event, [Entry(i, self.blobs_of(i)) for i in ready]
 
     async def create_event(self, viewer: Viewer, values: dict[str, Any]) -> LibraryEvent:
         self.require_edit(viewer)
@@ -564,15 +609,25 @@ class LibraryService:
         await self.store.add(link)
         return NewShare(link, token)
 
+    async def live_share(self, token: str) -> ShareLink:
+        """The link a visitor holds, if it still works (its password not asked: for media
+        links signed once the password was given)."""
+        link = await self.store.share(token_hash(token))  # ShareNotFound: 404
+        if link.revoked:
+            raise ShareRefused(
+                "This share link was withdrawn by the person who shared it.", gone="withdrawn"
+            )
+        if link.expires_at <= now_ms():
+            raise ShareRefused("This share link has expired.")
+        return link
+
     async def open_share(
         self, token: str, password: str | None, address: str | None = None
     ) -> ShareLink:
         """The link a visitor holds, if it still works and its password (if any) is right.
         Each password tried is counted first (Throttled while the link or ``address`` is
         held back)."""
-        link = await self.store.share(token_hash(token))  # ShareNotFound: 404
-        if link.revoked or link.expires_at <= now_ms():
-            raise ShareRefused("This share link has expired.")
+        link = await self.live_share(token)
         if link.password_hash is not None:
             if not password:
                 raise ShareRefused("This share link needs its password.", needs_password=True)

@@ -213,7 +213,9 @@ class BlobStore(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
-    def read_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read_range(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """Bytes ``start`` up to ``end`` (exclusive, like a slice; None: to the end) in chunks.
 
         Past the end yields nothing. A missing key raises :class:`BlobNotFound` on the first
@@ -376,7 +378,9 @@ class LocalStore:
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path(key).is_file)
 
-    def read_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read_range(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
         _check_range(start, end)
         return self._stream(self.path(key), key, start, end)
 
@@ -602,7 +606,9 @@ class S3Store:
             return False
         return True
 
-    def read_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read_range(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
         _check_range(start, end)
         return self._stream(self._key(key), key, start, end)
 

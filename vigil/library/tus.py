@@ -28,7 +28,7 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import FileIO
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,6 +195,10 @@ class Uploads:
         self.idle_seconds = idle_seconds
         self._clock = clock
         self._writing: dict[str, asyncio.Event] = {}  # upload id: set when its PATCH ends
+        # The SHA-256 of each upload's file so far, fed as its bytes are written: the last
+        # byte needs no second read of the whole file. Lost (a restart, a rewind past it),
+        # the file is read once at the end instead.
+        self._hashes: dict[str, _RunningHash] = {}
 
     def path(self, upload: Upload) -> Path:
         assert _ID.fullmatch(upload.id), "upload ids are 32 hex digits"
@@ -261,6 +265,7 @@ class Uploads:
         await self._forget(upload.id)
 
     async def _forget(self, upload_id: str) -> None:
+        self._hashes.pop(upload_id, None)
         async with self.db.write() as session:
             await session.execute(delete(Upload).where(Upload.id == upload_id))
         with contextlib.suppress(FileNotFoundError):
@@ -427,12 +432,21 @@ class Uploads:
         hasher: Any,
     ) -> tuple[bool, bool]:
         """Copy the body to ``file`` at ``start``: (whether it ended, whether it overflowed).
-        A body cut off or stalled ends early; its bytes so far are written."""
+        A body cut off or stalled ends early; its bytes so far are written.
+
+        A batch is written (and hashed) in a thread while the next one is received."""
         sniff_at = min(HEAD_BYTES, upload.length)  # the content is judged once this is in
         judged = start >= sniff_at
-        at = start
+        running = self._hashes.get(upload.id)
+        if running is None or running.offset != start:
+            running = _RunningHash() if start == 0 else None
+        if running is None:
+            self._hashes.pop(upload.id, None)
+        else:
+            self._hashes[upload.id] = running
+        digests = [d for d in (hasher, running.digest if running else None) if d is not None]
+        writer = _Writer(file, start, digests, running)
         pending = bytearray()
-        file.seek(start)
         chunks = aiter(body)
         try:
             while True:
@@ -440,22 +454,27 @@ class Uploads:
                     chunk = await anext(chunks, None)
                 if chunk is None:
                     return True, False
-                if at + len(pending) + len(chunk) > upload.length:
+                if writer.end + len(pending) + len(chunk) > upload.length:
                     pending.clear()
                     return False, True
                 pending += chunk
-                if hasher is not None:
-                    hasher.update(chunk)
-                if len(pending) >= _WRITE_BATCH or (not judged and at + len(pending) >= sniff_at):
-                    at += await _write(file, pending)
-                if not judged and at >= sniff_at:
+                if len(pending) >= _WRITE_BATCH or (
+                    not judged and writer.end + len(pending) >= sniff_at
+                ):
+                    await writer.send(pending)
+                    pending = bytearray()
+                if not judged and writer.end >= sniff_at:
                     judged = True
+                    await writer.drain()
                     await self._judge(upload, file, sniff_at)
         except (ClientDisconnect, TimeoutError):
-            log.info("upload %s: the body broke off at byte %d", upload.id, at + len(pending))
+            log.info(
+                "upload %s: the body broke off at byte %d", upload.id, writer.end + len(pending)
+            )
             return False, False
         finally:
-            await _write(file, pending)
+            await writer.send(pending)
+            await writer.drain()
 
     async def _judge(self, upload: Upload, file: FileIO, head_size: int) -> None:
         """Pictures and videos only: anything else ends the upload, bytes and all."""
@@ -468,6 +487,9 @@ class Uploads:
 
     async def _rewind(self, upload: Upload, file: FileIO | None, start: int) -> None:
         """Drop what this PATCH wrote: the upload is back at ``start``."""
+        running = self._hashes.get(upload.id)
+        if running is not None and running.offset > start:
+            del self._hashes[upload.id]  # a digest cannot be taken back
 
         def truncate() -> None:
             if file is not None and not file.closed:
@@ -483,7 +505,13 @@ class Uploads:
     async def _finish(self, principal: Principal, upload: Upload, sink: UploadSink) -> Written:
         """The last byte is in: hash the file and let the library take it."""
         path = self.path(upload)
-        head, sha256 = await asyncio.to_thread(_head_and_sha256, path)
+        running = self._hashes.pop(upload.id, None)
+        if running is not None and running.offset == upload.length:
+            head = await asyncio.to_thread(_head, path)
+            sha256 = running.digest.hexdigest()
+        else:
+            log.info("upload %s: reading the file back for its SHA-256", upload.id)
+            head, sha256 = await asyncio.to_thread(_head_and_sha256, path)
         item, duplicate = await sink.upload_complete(
             principal, upload, path, sha256, sniff(head).mime
         )
@@ -526,20 +554,62 @@ class NotMedia(TusError):
         )
 
 
-async def _write(file: FileIO, pending: bytearray) -> int:
-    """Write and empty ``pending``; how many bytes that was."""
-    size = len(pending)
-    if size:
-        await asyncio.to_thread(_write_all, file, pending)
-        pending.clear()
-    return size
+@dataclass
+class _RunningHash:
+    """The SHA-256 of an upload's first ``offset`` bytes."""
+
+    digest: Any = field(default_factory=hashlib.sha256)
+    offset: int = 0
 
 
-def _write_all(file: FileIO, data: bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        written = file.write(view)
-        view = view[written or 0 :]
+class _Writer:
+    """Writes batches to ``file`` from ``at`` in a thread, each fed to ``digests`` too, one
+    batch at a time: the caller receives the next batch meanwhile. ``end`` counts what was
+    handed over; :meth:`drain` waits until it is all in the file."""
+
+    def __init__(
+        self, file: FileIO, at: int, digests: list[Any], running: _RunningHash | None
+    ) -> None:
+        self._file = file
+        self._digests = digests
+        self._running = running
+        self._busy: asyncio.Future[None] | None = None
+        self.end = at
+        file.seek(at)
+
+    async def send(self, batch: bytearray) -> None:
+        """Hand ``batch`` over (it is the writer's from now on) once the one before is in."""
+        if not batch:
+            return
+        await self.drain()
+        self.end += len(batch)
+        self._busy = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+
+    async def drain(self) -> None:
+        if self._busy is not None:
+            busy, self._busy = self._busy, None
+            await busy
+
+    def _write(self, data: bytearray) -> None:
+        at = self._file.tell()
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0 :]
+        _start_writeback(self._file.fileno(), at, len(data))
+        for digest in self._digests:  # hashlib lets go of the GIL for blocks this size
+            digest.update(data)
+        if self._running is not None:
+            self._running.offset += len(data)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing ``length`` bytes from ``offset`` to the disk now, not
+    wait: the fsync that ends a PATCH then finds most of them there. (Linux's
+    ``POSIX_FADV_DONTNEED`` starts writeback of dirty pages; without it a 64 MiB PATCH
+    waited some 0.15 s in its fsync while the client sent nothing.)"""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _sync_and_close(file: FileIO) -> None:
@@ -553,6 +623,11 @@ def _file_size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(HEAD_BYTES)
 
 
 def _head_and_sha256(path: Path) -> tuple[bytes, str]:

@@ -4,7 +4,7 @@ what the application server asks of a node."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from vigil.link.messages import (
     CameraActivity,
@@ -20,10 +20,22 @@ from vigil.link.messages import (
 
 if TYPE_CHECKING:
     from vigil.node.live import LiveStream
+    from vigil.playback.fragments import FragmentIndex
+
+
+# The two parts of a recording converted to H.264: ftyp + moov, then its fragments.
+H264Part = Literal["init", "media"]
+# The most bytes one ``NodeSide.read_file`` asks for: under what a bus carries in a message.
+READ_LIMIT = 1 << 20
 
 
 class LinkUnavailable(Exception):
     """The other side cannot be reached now; the caller keeps the message and retries."""
+
+
+class MediaNotFound(Exception):
+    """A node has no such recording to serve: gone (retention), never there, unreadable,
+    or a key outside its recordings. The application side answers 404."""
 
 
 class ProbeFailed(Exception):
@@ -93,22 +105,55 @@ class NodeSide(Protocol):
     async def delete_files(self, paths: list[str]) -> None: ...
 
     def live_stream(self, camera_id: int, sub: bool = False) -> LiveStream | None:
-        """The camera's live media, of its sub stream if asked and it has one (same-box only;
-        a remote node relays its packets). None while the camera is disabled."""
+        """The camera's live media, of its sub stream if asked and it has one (from a node on
+        another machine, a mirror fed over the bus while watched). None while the camera
+        is disabled (in one process)."""
         ...
 
     def transcoded_stream(self, camera_id: int) -> LiveStream | None:
         """The camera's live media converted to H.264, for browsers that cannot decode what
-        it sends; started by its first viewer (same-box only). None while the camera is
-        disabled; ``vigil.node.transcode.TranscodeLimit`` when the node runs as many as
-        ``node.max_transcodes`` allows."""
+        it sends; started by its first viewer (mirrored as above from another machine).
+        None while the camera is disabled; ``vigil.node.transcode.TranscodeLimit`` when
+        the node runs as many as ``node.max_transcodes`` allows."""
         ...
 
     def recording_file(self, path: str) -> Path:
-        """Local file of a recorded segment (same-box only; a remote node streams bytes)."""
+        """Local file of a recorded segment, for exports to hard-link; MediaNotFound from a
+        node on another machine (exports then copy it with the reads below)."""
         ...
 
-    def disk_usage(self) -> tuple[int, int, int]:
+    # What the node recorded, read through the link (vigil.node.media): a storage key each,
+    # MediaNotFound when the node has no such file.
+    async def file_size(self, path: str) -> int: ...
+
+    async def read_file(self, path: str, first: int, last: int, shift_us: int = 0) -> bytes:
+        """Bytes ``[first, last]`` (at most ``READ_LIMIT``, fewer at the
+        file's end); with ``shift_us``, every fragment's decode times moved by that much."""
+        ...
+
+    async def fragment_indexes(self, paths: list[str]) -> list[FragmentIndex | None]:
+        """Each file's fragment index, None for one gone or damaged."""
+        ...
+
+    async def frame(self, path: str, offset_ms: int) -> bytes:
+        """The picture ``offset_ms`` into the file, full size, JPEG."""
+        ...
+
+    async def preview(self, path: str) -> bytes:
+        """The file's small first picture for scrubbing, JPEG."""
+        ...
+
+    async def convert_h264(self, path: str, video_codec: str | None) -> tuple[int, int]:
+        """The file converted to H.264 for browsers without its codec, made on first ask
+        (``vigil.playback.transcode``): the sizes of its init part and of its fragments.
+        ``ConversionFailed`` when it cannot be now."""
+        ...
+
+    async def read_h264(self, path: str, part: H264Part, first: int, last: int) -> bytes:
+        """Bytes ``[first, last]`` (at most ``READ_LIMIT``) of a part of that conversion."""
+        ...
+
+    async def disk_usage(self) -> tuple[int, int, int]:
         """(total, used, free) bytes of the node's recordings storage."""
         ...
 
@@ -118,3 +163,26 @@ class NodeSide(Protocol):
         """Open ``url`` from the node (which can reach the camera) and say what it sends;
         :class:`ProbeFailed` if it cannot, within ``timeout_seconds``."""
         ...
+
+
+def check_read(first: int, last: int) -> None:
+    """A read of bytes ``[first, last]`` is one ``read_file`` or ``read_h264`` may make."""
+    if first < 0 or last < first or last - first + 1 > READ_LIMIT:
+        raise ValueError(f"a read of bytes {first}-{last} (at most {READ_LIMIT} at once)")
+
+
+async def read_whole(node: NodeSide, path: str, most: int) -> bytes:
+    """A small file of ``node`` (a snapshot, say) whole, read a chunk at a time;
+    MediaNotFound if it is missing or larger than ``most`` bytes."""
+    size = await node.file_size(path)
+    if size > most:
+        raise MediaNotFound(f"{path}: {size} bytes, more than {most}")
+    chunks: list[bytes] = []
+    at = 0
+    while at < size:
+        data = await node.read_file(path, at, min(at + READ_LIMIT, size) - 1)
+        if not data:
+            break
+        chunks.append(data)
+        at += len(data)
+    return b"".join(chunks)

@@ -73,6 +73,13 @@ class RecordingsLayout:
             raise UnsafePath(key)
         return path
 
+    def segment_path(self, camera_id: int, start_ms: int) -> tuple[str, Path]:
+        """The key and file of a camera's segment starting at ``start_ms``: made of numbers
+        only, it stays under the root without the checks :meth:`path` makes (which cost a
+        system call a folder)."""
+        key = segment_key(camera_id, start_ms)
+        return key, self.root / key
+
     def key(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()
 

@@ -220,6 +220,10 @@ class LiveStream:
         """ffmpeg runs and has sent a picture (whether or not the node reads it now)."""
         return self.start is not None and self._pictures
 
+    def needed(self) -> bool:
+        """Someone watches, or asked for live media within ``IDLE_SECONDS``."""
+        return bool(self._viewers) or self.clock() < self._wanted_until
+
     @property
     def paused(self) -> bool:
         """The node does not read the pipe now (nobody needs live media)."""

@@ -18,13 +18,15 @@ from vigil.link.messages import (
     SegmentRecord,
     SourceProbe,
 )
-from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.link.protocol import AppSide, H264Part, LinkUnavailable
 from vigil.media.ffmpeg import find_ffmpeg
+from vigil.node.configs import ConfigCopy, node_box
 from vigil.node.detect_stream import DetectStream
 from vigil.node.detection import CameraDetection, DetectionHealth
 from vigil.node.ffmpeg import detect_from_sub
 from vigil.node.layout import SNAPSHOTS_DIR, RecordingsLayout, remove_segment_file
 from vigil.node.live import LiveStream
+from vigil.node.media import RecordedMedia
 from vigil.node.outbox import Outbox
 from vigil.node.reconcile import reconcile_camera
 from vigil.node.recorder import CameraRecorder
@@ -32,6 +34,9 @@ from vigil.node.retention import Retention, RetentionReport
 from vigil.node.source_probe import probe_source
 from vigil.node.substream import UNREPORTED, SubStream
 from vigil.node.transcode import Transcodes, same_source
+from vigil.playback.fragments import FragmentIndex
+from vigil.playback.transcode import RecordedH264
+from vigil.secrets import SecretBox
 from vigil.settings import NodeSettings, RetentionSettings
 from vigil.timeutil import now_ms
 
@@ -59,18 +64,39 @@ class MediaNode:
         app: AppSide,
         recordings_dir: Path,
         state_dir: Path,
+        box: SecretBox | None = None,
     ) -> None:
+        """``box`` encrypts the node's copy of its cameras' configuration: the caller's
+        choice of key (the installation's, in one process with the application server);
+        by default the node's own key file in ``state_dir``."""
         self.name = settings.name
         self._settings = settings
         self._retention_interval = retention.interval_seconds
         self._app = app
         recordings_dir.mkdir(parents=True, exist_ok=True)
         self.layout = RecordingsLayout(recordings_dir)
-        self.outbox = Outbox(state_dir / "outbox", app, self.name, settings.outbox_retry_seconds)
+        self.media: RecordedMedia  # once ffmpeg is found (below)
+        self.copy = ConfigCopy(state_dir, box if box is not None else node_box(state_dir))
+        # Set when the application side may have changed cameras the node could not hear of.
+        self._resync_wanted = asyncio.Event()
+        self._resync_task: asyncio.Task[None] | None = None
+        # While a resync runs: the cameras the application side set meanwhile (newer than
+        # the list the resync fetched, so that list must not undo them).
+        self._pushed: set[int] | None = None
+        self._started = False  # from then on every change is saved to the copy
+        self.outbox = Outbox(
+            state_dir / "outbox",
+            app,
+            self.name,
+            settings.outbox_retry_seconds,
+            on_back=self._resync_wanted.set,
+        )
         self.retention = Retention(
             self.name, app, self.outbox, self.layout, retention.min_free_bytes
         )
         self.ffmpeg = find_ffmpeg(settings.ffmpeg)
+        converter = RecordedH264(state_dir / "h264", self.ffmpeg, settings.max_transcodes)
+        self.media = RecordedMedia(self.layout, converter)
         self._configs: dict[int, CameraConfig] = {}
         self._recorders: dict[int, CameraRecorder] = {}
         self._live: dict[int, LiveStream] = {}
@@ -87,25 +113,65 @@ class MediaNode:
 
     # -- life cycle
     async def start(self) -> None:
-        """Deliver what the last run left, reconcile disk and index, start recording."""
+        """Deliver what the last run left, reconcile disk and index, start recording: the
+        cameras the application side has, or while it is away those of the node's copy."""
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         await self.outbox.flush()  # events the last run ended, if it could, go first
         # Whatever the last run left open it cannot end any more (it was killed).
         self.outbox.interrupted(now_ms())
-        configs = await self._app.camera_configs(self.name)
+        configs, told = await self._starting_configs()
         for config in configs:
             recorder = self._new_recorder(config)
             await recorder.recover_incoming()
-            await self.outbox.flush()  # reconcile must see the recovered segment's row
-            await reconcile_camera(config.id, self.name, self.layout, self._app, self.outbox)
+            if told:  # reconciliation needs the index; without it, the next start does it
+                await self.outbox.flush()  # reconcile must see the recovered segment's row
+                await self._reconcile(config.id)
         await self.outbox.flush()
         for config in configs:
-            await self.apply_camera(config)
+            await self._apply(config)
+        async with self._lock:
+            self._started = True
+            # Once, whole (a start cut short leaves the last complete copy); from the copy,
+            # only if the application side came back meanwhile and set a camera.
+            if told or self._configs != {c.id: c for c in configs}:
+                await self._save_copy()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        self._resync_task = asyncio.create_task(self._resync_loop(), name="resync")
+
+    async def _starting_configs(self) -> tuple[list[CameraConfig], bool]:
+        """The cameras to start, and whether they come from the application side."""
+        try:
+            return await self._app.camera_configs(self.name), True
+        except LinkUnavailable as exc:
+            configs = await asyncio.to_thread(self.copy.load)
+            log.warning(
+                "the application server is unavailable (%s): the node records from its local "
+                "copy of the configuration of %d cameras, and applies what changed meanwhile "
+                "once it is back",
+                exc,
+                len(configs),
+            )
+            self._resync_wanted.set()
+            return configs, False
+
+    async def _reconcile(self, camera_id: int) -> None:
+        try:
+            await reconcile_camera(camera_id, self.name, self.layout, self._app, self.outbox)
+        except LinkUnavailable:
+            log.warning(
+                "camera %s: disk and index not reconciled, the application server went away; "
+                "the next start does it",
+                camera_id,
+            )
 
     async def stop(self) -> None:
         """Stop every recorder (each finishes its segment) and detection (each ends its
         events), deliver the outbox, end tasks."""
+        if self._resync_task is not None:  # first: it must start no camera from now on
+            self._resync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync_task
+            self._resync_task = None
         async with self._lock:
             recorders = list(self._recorders.values())
             self._recorders.clear()
@@ -140,9 +206,16 @@ class MediaNode:
 
     # -- NodeSide
     async def apply_camera(self, config: CameraConfig) -> None:
+        if self._pushed is not None:
+            self._pushed.add(config.id)
+        await self._apply(config)
+
+    async def _apply(self, config: CameraConfig) -> None:
         async with self._lock:
             old = self._configs.get(config.id)
             self._configs[config.id] = config
+            if self._started:
+                await self._save_copy()
             recorder = self._recorders.get(config.id)
             same = old is not None and all(
                 getattr(old, f) == getattr(config, f) for f in _RESTART_FIELDS
@@ -187,9 +260,16 @@ class MediaNode:
                 )
 
     async def remove_camera(self, camera_id: int, delete_footage: bool) -> None:
+        if self._pushed is not None:
+            self._pushed.add(camera_id)
+        await self._remove(camera_id, delete_footage)
+
+    async def _remove(self, camera_id: int, delete_footage: bool) -> None:
         async with self._lock:
             self._configs.pop(camera_id, None)
             recorder = self._recorders.pop(camera_id, None)
+            if self._started:
+                await self._save_copy()
         await self._stop_detection(camera_id)
         if recorder is not None:
             await recorder.stop()
@@ -204,6 +284,74 @@ class MediaNode:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
             snapshots = self.layout.root / SNAPSHOTS_DIR / str(camera_id)
             await asyncio.to_thread(shutil.rmtree, snapshots, True)
+
+    # -- the copy of the configuration, and catching up with the application side
+    async def _save_copy(self) -> None:
+        """Make the copy what the node runs now. Called holding ``_lock``: saves land in
+        the order of the changes. A failed save is said and survived: the change itself
+        is applied, and the next one saves again."""
+        try:
+            await asyncio.to_thread(self.copy.save, list(self._configs.values()))
+        except OSError as exc:
+            log.error(
+                "the node's copy of its camera configuration could not be saved (%s): a start "
+                "while the application server is away would use an older one",
+                exc,
+            )
+
+    async def _resync_loop(self) -> None:
+        """Each time the application side may have changed cameras unheard (the node
+        started from its copy, or the outbox found it back after an outage), ask it for
+        the node's cameras until it answers once, and apply what differs."""
+        while True:
+            await self._resync_wanted.wait()
+            self._resync_wanted.clear()
+            try:
+                await self.resync()
+            except LinkUnavailable:
+                self._resync_wanted.set()
+            except Exception:
+                log.exception("catching up with the application server's cameras failed")
+                self._resync_wanted.set()
+            if self._resync_wanted.is_set():
+                await asyncio.sleep(self._settings.outbox_retry_seconds)
+
+    async def resync(self) -> None:
+        """Apply the application side's list of the node's cameras: start those added,
+        restart or change those changed, stop those removed. LinkUnavailable if it is away.
+
+        A camera no longer in the list is stopped and its footage left where it is: it may
+        have moved to another node (failover), and what it recorded here is indexed as
+        this node's and plays from here; absence from a list is no order to delete (a
+        database restored from an older backup lacks cameras too), unlike the removal the
+        application side sends when it deletes a camera."""
+        self._pushed = set()
+        removed = changed = 0
+        try:
+            wanted = {c.id: c for c in await self._app.camera_configs(self.name)}
+            # Each checked just before it is applied (no await in between): a camera the
+            # application side sets meanwhile keeps what it set.
+            for camera_id in [i for i in self._configs if i not in wanted]:
+                if camera_id not in self._pushed:
+                    await self._remove(camera_id, delete_footage=False)
+                    removed += 1
+                    log.warning(
+                        "camera %s is no longer this node's (moved to another node, or "
+                        "deleted, while it could not be told): stopped, its footage kept",
+                        camera_id,
+                    )
+            for config in wanted.values():
+                if self._configs.get(config.id) != config and config.id not in self._pushed:
+                    await self._apply(config)
+                    changed += 1
+        finally:
+            self._pushed = None
+        if removed or changed:
+            log.info(
+                "the application server's cameras applied: %d added or changed, %d removed",
+                changed,
+                removed,
+            )
 
     async def delete_files(self, paths: list[str]) -> None:
         for key in paths:
@@ -250,8 +398,29 @@ class MediaNode:
     def recording_file(self, path: str) -> Path:
         return self.layout.path(path)
 
-    def disk_usage(self) -> tuple[int, int, int]:
-        usage = shutil.disk_usage(self.layout.root)
+    async def file_size(self, path: str) -> int:
+        return await self.media.file_size(path)
+
+    async def read_file(self, path: str, first: int, last: int, shift_us: int = 0) -> bytes:
+        return await self.media.read_file(path, first, last, shift_us)
+
+    async def fragment_indexes(self, paths: list[str]) -> list[FragmentIndex | None]:
+        return await self.media.fragment_indexes(paths)
+
+    async def frame(self, path: str, offset_ms: int) -> bytes:
+        return await self.media.frame(path, offset_ms)
+
+    async def preview(self, path: str) -> bytes:
+        return await self.media.preview(path)
+
+    async def convert_h264(self, path: str, video_codec: str | None) -> tuple[int, int]:
+        return await self.media.convert_h264(path, video_codec)
+
+    async def read_h264(self, path: str, part: H264Part, first: int, last: int) -> bytes:
+        return await self.media.read_h264(path, part, first, last)
+
+    async def disk_usage(self) -> tuple[int, int, int]:
+        usage = await asyncio.to_thread(shutil.disk_usage, self.layout.root)
         return usage.total, usage.used, usage.free
 
     async def probe_source(

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class Outbox:
         node: str,
         retry_seconds: float,
         gather_seconds: float = GATHER_SECONDS,
+        on_back: Callable[[], None] | None = None,
     ) -> None:
         self._folder = folder
         self._app = app
@@ -50,6 +52,9 @@ class Outbox:
         self._counter = itertools.count()
         self._lock = asyncio.Lock()
         self._away_since: float | None = None  # when deliveries began to fail
+        # Told when deliveries succeed again after an outage (the node then asks what
+        # changed meanwhile); the outbox is the first to notice, as it calls all along.
+        self._on_back = on_back
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.tmp"):
             stale.unlink()
@@ -135,6 +140,8 @@ class Outbox:
                 time.monotonic() - self._away_since,
             )
             self._away_since = None
+            if self._on_back is not None:
+                self._on_back()
 
     async def _deliver(self, kind: str, items: list[Any]) -> None:
         if kind == "recorded":

@@ -38,7 +38,7 @@ from vigil.node.exits import (
     is_progress,
 )
 from vigil.node.ffmpeg import RecordArgs, detect_from_sub, scrub
-from vigil.node.layout import INCOMING_MARK, SUFFIX, RecordingsLayout, segment_key
+from vigil.node.layout import INCOMING_MARK, SUFFIX, RecordingsLayout
 from vigil.node.live import LiveStream
 from vigil.node.pipes import LIVE_PIPE_BYTES, OutputPipe
 from vigil.node.probe import SegmentInfo, UnreadableSegment, probe_segment
@@ -489,12 +489,10 @@ class CameraRecorder:
         await self._place(src, start_ms, end_ms, info)
 
     async def _place(self, src: Path, start_ms: int, end_ms: int, info: SegmentInfo) -> None:
-        key = segment_key(self.config.id, start_ms)
-        dst = self._layout.path(key)
+        key, dst = self._layout.segment_path(self.config.id, start_ms)
         while dst.exists():  # two segments can't share a start instant; nudge by a millisecond
             start_ms += 1
-            key = segment_key(self.config.id, start_ms)
-            dst = self._layout.path(key)
+            key, dst = self._layout.segment_path(self.config.id, start_ms)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
         record = info.record(self.config.id, key, start_ms, max(end_ms, start_ms + 1))

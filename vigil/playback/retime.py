@@ -71,11 +71,20 @@ def read_shifted(cache: FragmentCache, path: Path, range_header: str | None, shi
     """The bytes of ``path`` a Range header asks for (all without one), with the decode time
     of every fragment in them moved by ``shift_us``. OSError, NotFragmented (from the
     cache), RangeNotSatisfiable, CannotShift."""
+    size = path.stat().st_size
+    first, last = byte_range(range_header, size) or (0, size - 1)
+    return read_range_shifted(cache, path, first, last, shift_us)
+
+
+def read_range_shifted(
+    cache: FragmentCache, path: Path, first: int, last: int, shift_us: int
+) -> Part:
+    """Bytes ``[first, last]`` of ``path`` (fewer at its end), with the decode time of every
+    fragment in them moved by ``shift_us``. OSError, NotFragmented, CannotShift."""
     index = cache.get(path)
     ticks = shift_ticks(index, shift_us)
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        first, last = byte_range(range_header, size) or (0, size - 1)
         handle.seek(first)
         body = bytearray(handle.read(last - first + 1))
         last = first + len(body) - 1

@@ -85,12 +85,10 @@ class RecordedH264:
         if self._concurrent <= 0:
             raise ConversionFailed("converting recordings to H.264 is off (node.max_transcodes)")
         try:
-            stat = source.stat()
+            kept = self.kept(source)
         except OSError as exc:
             raise ConversionFailed(f"{source.name}: {exc.strerror}") from None
-        # The file's identity and version: a key reused for other footage is converted anew.
-        name = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
-        kept = Converted(self.cache_dir / f"{name}.init.mp4", self.cache_dir / f"{name}.m4s")
+        name = kept.media.stem
         if kept.media.is_file():
             with contextlib.suppress(OSError):
                 os.utime(kept.media)  # recently used: evicted last
@@ -101,6 +99,14 @@ class RecordedH264:
             self._running[name] = task
             task.add_done_callback(lambda _: self._running.pop(name, None))
         return await asyncio.shield(task)
+
+    def kept(self, source: Path) -> Converted:
+        """Where the conversion of ``source`` is kept (made or not). Named after the file's
+        identity and version: a key reused for other footage is converted anew. OSError if
+        ``source`` is gone."""
+        stat = source.stat()
+        name = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
+        return Converted(self.cache_dir / f"{name}.init.mp4", self.cache_dir / f"{name}.m4s")
 
     async def _convert(self, source: Path, video_codec: str | None, kept: Converted) -> Converted:
         async with self._turns:

@@ -246,16 +246,26 @@ class EventStore:
     # -- motion
     async def add_motion(self, spans: Sequence[MotionSpan]) -> None:
         """Keep motion spans and mark the segments they overlap (segments indexed later are
-        marked as they arrive: see ``SegmentIndex.add``)."""
+        marked as they arrive: see ``SegmentIndex.add``). A span kept already is left out:
+        a node's report may come twice (sent again after a lost acknowledgement)."""
         if not spans:
             return
         async with self._db.write() as session:
-            known = set(
-                await session.scalars(
-                    select(Camera.id).where(Camera.id.in_({s.camera_id for s in spans}))
+            camera_ids = {s.camera_id for s in spans}
+            known = set(await session.scalars(select(Camera.id).where(Camera.id.in_(camera_ids))))
+            rows = await session.execute(
+                select(MotionRow.camera_id, MotionRow.start_ms, MotionRow.end_ms).where(
+                    MotionRow.camera_id.in_(camera_ids),
+                    MotionRow.start_ms.in_({s.start_ms for s in spans}),
                 )
             )
-            spans = [s for s in spans if s.camera_id in known]
+            kept = {(camera_id, start, end) for camera_id, start, end in rows}
+            new: dict[tuple[int, int, int], MotionSpan] = {}
+            for span in spans:
+                key = (span.camera_id, span.start_ms, span.end_ms)
+                if span.camera_id in known and key not in kept:
+                    new.setdefault(key, span)
+            spans = list(new.values())
             session.add_all(
                 MotionRow(camera_id=s.camera_id, start_ms=s.start_ms, end_ms=s.end_ms)
                 for s in spans

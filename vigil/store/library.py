@@ -45,6 +45,15 @@ class ShareNotFound(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class EventSummary:
+    """What a library event holds, for its card in a gallery: its ready items by kind and
+    the newest of them that has a thumbnail (its cover)."""
+
+    counts: dict[str, int]
+    cover: MediaItem | None
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """An organisation's storage now, in bytes, by kind."""
 
@@ -101,6 +110,41 @@ class LibraryStore:
                 select(LibraryEvent).where(LibraryEvent.id.in_(set(event_ids)))
             )
             return {e.id: e for e in rows}
+
+    async def camera_names(self, org_id: int, camera_ids: Sequence[int]) -> dict[int, str]:
+        """The names of those of ``camera_ids`` that are the organisation's cameras."""
+        if not camera_ids:
+            return {}
+        query = select(Camera.id, Camera.name).where(
+            Camera.org_id == org_id, Camera.id.in_(set(camera_ids))
+        )
+        async with self._db.read() as session:
+            return {camera_id: name for camera_id, name in await session.execute(query)}
+
+    async def event_summaries(self, event_ids: Sequence[int]) -> dict[int, EventSummary]:
+        """Each event's ready items counted by kind, and its cover: two grouped reads over
+        the items' event index, however many events."""
+        ids = set(event_ids)
+        if not ids:
+            return {}
+        ready = (MediaItem.event_id.in_(ids), MediaItem.status == "ready")
+        counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+        newest = (
+            select(func.max(MediaItem.id))
+            .where(*ready, MediaItem.thumb_key.is_not(None))
+            .group_by(MediaItem.event_id)
+        )
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(MediaItem.event_id, MediaItem.kind, func.count())
+                .where(*ready)
+                .group_by(MediaItem.event_id, MediaItem.kind)
+            )
+            for event_id, kind, count in rows:
+                counts.setdefault(event_id or 0, {})[kind] = count
+            found = await session.scalars(select(MediaItem).where(MediaItem.id.in_(newest)))
+            covers = {i.event_id: i for i in found}
+        return {i: EventSummary(counts[i], covers.get(i)) for i in ids}
 
     # -- items
     async def item(self, org_id: int, item_id: int) -> MediaItem:
@@ -192,6 +236,12 @@ class LibraryStore:
             groups = await session.scalars(select(UserGroup).where(UserGroup.org_id == org_id))
             return {g.id for g in groups if user_id in g.user_ids}
 
+    async def user_groups(self, org_id: int) -> list[UserGroup]:
+        """The organisation's user groups (classes), by name."""
+        async with self._db.read() as session:
+            query = select(UserGroup).where(UserGroup.org_id == org_id)
+            return list(await session.scalars(query.order_by(UserGroup.name, UserGroup.id)))
+
     async def group_ids(self, org_id: int) -> set[int]:
         async with self._db.read() as session:
             return set(
@@ -206,8 +256,15 @@ class LibraryStore:
             raise ShareNotFound
         return link
 
-    async def shares(self, org_id: int) -> list[ShareLink]:
+    async def shares(
+        self, org_id: int, item_id: int | None = None, event_id: int | None = None
+    ) -> list[ShareLink]:
+        """The organisation's share links, newest first; of one item or library event."""
         query = select(ShareLink).where(ShareLink.org_id == org_id).order_by(ShareLink.id.desc())
+        if item_id is not None:
+            query = query.where(ShareLink.item_id == item_id)
+        if event_id is not None:
+            query = query.where(ShareLink.event_id == event_id)
         async with self._db.read() as session:
             return list(await session.scalars(query))
 

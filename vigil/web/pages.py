@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.api.deps import ServicesDep
-from vigil.web import auth_pages, live_page
+from vigil.web import auth_pages, live_page, share_page
 from vigil.web.auth_pages import NO_STORE, page_user, sign_in_first
 
 router = APIRouter(include_in_schema=False)
@@ -62,6 +62,7 @@ def install_pages(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(auth_pages.router)
     app.include_router(live_page.router)
+    app.include_router(share_page.router)
     # Compressed when the browser accepts it: the app's modules, the stylesheet and hls.js
     # shrink to a third; nothing under /static is a media file.
     static = GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024)

@@ -20,6 +20,7 @@ from vigil.app import Services
 from vigil.auth.errors import Forbidden, NotAuthenticated
 from vigil.auth.permissions import Permission, Scope
 from vigil.auth.tokens import MediaKind
+from vigil.link.protocol import LinkUnavailable
 from vigil.node.live import LiveStream, StreamStart, Viewer
 from vigil.node.transcode import TranscodeLimit
 from vigil.nodes.registry import UnknownNode
@@ -230,6 +231,9 @@ async def live_socket(
     except UnknownNode as exc:
         detail = f"The media node {exc.node!r} is not connected; try again when it is."
         await _refuse(websocket, problem(websocket, 503, detail, slug="node-unavailable"))
+        return
+    except LinkUnavailable as exc:
+        await _refuse(websocket, problem(websocket, 503, str(exc), slug="node-unavailable"))
         return
     except TranscodeLimit as exc:
         await _refuse(websocket, _too_many_transcodes(websocket, exc))

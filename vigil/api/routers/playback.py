@@ -4,17 +4,17 @@ for scrubbing, and the frame at any recorded instant."""
 from __future__ import annotations
 
 import logging
-import stat
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from pydantic import Field
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import RecordingNotFound, problem, problem_responses
+from vigil.api.relay import relay
 from vigil.api.routers import API_PREFIX
 from vigil.api.routers.recordings import _query_range
 from vigil.api.schemas import IntervalOut, Output
@@ -22,9 +22,9 @@ from vigil.api.security import RecordingsCamera, RecordingsMedia, actor_of, sign
 from vigil.api.types import Instant, SegmentId, Timestamp
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
-from vigil.node.layout import UnsafePath
-from vigil.playback.frames import NoFrame
+from vigil.link.protocol import MediaNotFound
 from vigil.playback.playlist import splices_files
+from vigil.playback.service import Indexes, playlist
 from vigil.playback.transcode import ConversionFailed, h264_playlist
 from vigil.store.events import EventFilter
 from vigil.store.segments import Interval, SegmentRow, find_gaps
@@ -79,8 +79,8 @@ def _no_footage(camera_id: int, start_ms: int, end_ms: int | None = None) -> HTT
     return HTTPException(404, f"No recording of camera {camera_id} {when}.")
 
 
-def _local_file(services: Services, row: SegmentRow) -> Path:
-    return services.nodes.node(row.node).recording_file(row.path)
+def _fragment_indexes(services: Services) -> Indexes:
+    return lambda node, paths: services.nodes.node(node).fragment_indexes(paths)
 
 
 @router.get(
@@ -111,9 +111,9 @@ async def vod_playlist(
     link = signed_query(request, MediaKind.RECORDINGS, camera.id)
     if video == "h264":
         return await _h264_vod(request, services, camera.id, rows, link, (start_ms, end_ms))
-    text = await services.playback.playlist(
+    text = await playlist(
         rows,
-        lambda row: _local_file(services, row),
+        _fragment_indexes(services),
         # Relative to the playlist, and ending in .mp4: players and ffmpeg's HLS reader
         # (which checks extensions) both take it. That route answers Range requests.
         lambda row: f"files/{row.path}{link}",
@@ -160,7 +160,7 @@ _KEY_LENGTH = 2000  # storage keys are far shorter; a longer one is no key
 
 @router.get(
     "/h264/{part}/{path:path}",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"video/mp4": {}}}, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def converted_file(
@@ -175,11 +175,11 @@ async def converted_file(
     """A recorded file converted to H.264 (fragmented MP4, in two parts for HLS), made on its
     first request and kept for a while; what ``vod.m3u8?video=h264`` points to."""
     seg = None if "\x00" in path else await services.segments.by_path(camera.id, path)
-    if seg is None or services.recorded_h264 is None:
+    if seg is None:
         raise RecordingNotFound
-    source = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
+    node = services.nodes.node(seg.node)
     try:
-        converted = await services.recorded_h264.converted(source, seg.video_codec)
+        sizes = await node.convert_h264(seg.path, seg.video_codec)
     except ConversionFailed as exc:
         log.warning("camera %s: %s", camera.id, exc)
         return problem(
@@ -188,8 +188,14 @@ async def converted_file(
             f"This recording cannot be converted to H.264 now: {exc}",
             slug="conversion-failed",
         )
-    return FileResponse(
-        converted.init if part == "init" else converted.media,
+
+    def read(first: int, last: int) -> Awaitable[bytes]:
+        return node.read_h264(seg.path, part, first, last)
+
+    return await relay(
+        sizes[0] if part == "init" else sizes[1],
+        read,
+        request.headers.get("range"),
         media_type="video/mp4",
         headers={"Cache-Control": "private, max-age=3600"},
     )
@@ -268,12 +274,12 @@ async def timeline(
 
 @router.get(
     "/segments/{segment_id}/preview.jpg",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: _JPEG, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def segment_preview(
     camera: RecordingsMedia, segment_id: SegmentId, services: ServicesDep
-) -> FileResponse:
+) -> Response:
     """A small image of the segment's first frame, for scrubbing (cached for a day)."""
     seg = await services.segments.get(camera.id, segment_id)
     if seg is None:
@@ -283,14 +289,14 @@ async def segment_preview(
 
 @router.get(
     "/preview.jpg",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: _JPEG, **problem_responses(401, 403, 404, 422, 503)},
 )
 async def preview_at_instant(
     camera: RecordingsMedia,
     services: ServicesDep,
     at: Annotated[Instant, Query(description="a recorded instant")],
-) -> FileResponse:
+) -> Response:
     """A small image of the first frame of the segment recorded at ``at``, for scrubbing
     (cached for a day): the timeline's previews point here, by time, so that the database
     picks them from its index without reading a row."""
@@ -301,17 +307,14 @@ async def preview_at_instant(
     return await _preview(services, row.node, row.path)
 
 
-async def _preview(services: Services, node: str, key: str) -> FileResponse:
+async def _preview(services: Services, node: str, key: str) -> Response:
     """The preview of the segment file ``key`` on ``node``, made on first request."""
-    path = services.nodes.node(node).recording_file(key)  # UnsafePath: 404
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise RecordingNotFound
-        preview = await services.playback.previews.preview(path)
-    except (OSError, NoFrame):
+        jpeg = await services.nodes.node(node).preview(key)
+    except MediaNotFound:
         raise RecordingNotFound from None
-    return FileResponse(
-        preview, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    return Response(
+        jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )
 
 
@@ -332,8 +335,8 @@ async def frame_at_instant(
     if row is None:
         raise _no_footage(camera.id, at)
     try:
-        jpeg = await services.playback.snapshot(_local_file(services, row), at - row.start_ms)
-    except (NoFrame, UnsafePath, OSError):
+        jpeg = await services.nodes.node(row.node).frame(row.path, at - row.start_ms)
+    except MediaNotFound:
         raise _no_footage(camera.id, at) from None
     await services.auth.audit.record(
         actor_of(request), "recording.view", target=f"camera:{camera.id}", at=iso(at)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import stat
 from pathlib import PurePosixPath
 from typing import Annotated
 
@@ -14,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 
 from vigil.api.deps import ServicesDep
 from vigil.api.problems import RecordingNotFound, problem_responses
+from vigil.api.relay import relay_file
 from vigil.api.routers import API_PREFIX
 from vigil.api.schemas import (
     IntervalOut,
@@ -33,8 +32,6 @@ from vigil.api.security import (
 from vigil.api.types import Instant, SegmentId
 from vigil.app import Services
 from vigil.auth.tokens import MediaKind
-from vigil.playback.fragments import NotFragmented
-from vigil.playback.retime import CannotShift, RangeNotSatisfiable, read_shifted
 from vigil.store.models import Segment
 from vigil.store.segments import Interval, find_gaps
 from vigil.timeutil import iso, now_ms
@@ -88,21 +85,18 @@ def _segment_out(request: Request, seg: Segment, link: str | None = None) -> Seg
     return SegmentOut.build(seg, _file_url(request, seg.camera_id, seg.id, link))
 
 
-def _file(services: Services, seg: Segment) -> FileResponse:
-    """The segment's file, or RecordingNotFound (404) if it is gone from disk."""
-    path = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
-    try:
-        info = path.stat()
-    except OSError:
-        raise RecordingNotFound from None
-    if not stat.S_ISREG(info.st_mode):
-        raise RecordingNotFound
-    return FileResponse(
-        path,
+async def _file(
+    services: Services, seg: Segment, range_header: str | None, shift_us: int = 0
+) -> Response:
+    """The segment's file from its node (Range answered), or RecordingNotFound (404) if it
+    is gone; with ``shift_us``, its decode times moved (see ``download_file``)."""
+    return await relay_file(
+        services.nodes.node(seg.node),
+        seg.path,
+        range_header,
         media_type="video/mp4",
-        filename=PurePosixPath(seg.path).name,
-        content_disposition_type="inline",
-        stat_result=info,
+        filename=None if shift_us else PurePosixPath(seg.path).name,
+        shift_us=shift_us,
     )
 
 
@@ -180,9 +174,10 @@ async def get_segment(
 )
 async def download_segment(
     camera: RecordingsMedia, segment_id: SegmentId, request: Request, services: ServicesDep
-) -> FileResponse:
+) -> Response:
     """The segment's MP4 file (fragmented; plays as it downloads; Range supported)."""
-    response = _file(services, await _segment(services, camera.id, segment_id))
+    segment = await _segment(services, camera.id, segment_id)
+    response = await _file(services, segment, request.headers.get("range"))
     if "range" not in request.headers:  # a download, not a player's byte-range reads
         await services.auth.audit.record(
             actor_of(request), "recording.download", target=f"segment:{segment_id}"
@@ -216,29 +211,7 @@ async def download_file(
     seg = await services.segments.by_path(camera.id, path)
     if seg is None:
         raise RecordingNotFound
-    if shift:
-        return await _shifted_file(services, seg, shift, request.headers.get("range"))
-    return _file(services, seg)
-
-
-async def _shifted_file(
-    services: Services, seg: Segment, shift_us: int, range_header: str | None
-) -> Response:
-    path = services.nodes.node(seg.node).recording_file(seg.path)  # UnsafePath: 404
-    try:
-        part = await asyncio.to_thread(
-            read_shifted, services.playback.fragments, path, range_header, shift_us
-        )
-    except RangeNotSatisfiable as exc:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
-    except (OSError, NotFragmented, CannotShift):
-        raise RecordingNotFound from None
-    headers = {"Accept-Ranges": "bytes"}
-    if range_header is not None:
-        headers["Content-Range"] = f"bytes {part.first}-{part.last}/{part.size}"
-    return Response(
-        part.body, status_code=206 if range_header else 200, media_type="video/mp4", headers=headers
-    )
+    return await _file(services, seg, request.headers.get("range"), shift)
 
 
 @router.patch("/segments/{segment_id}", responses=problem_responses(400, 401, 403, 404, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -12,6 +13,7 @@ from vigil.api.schemas import CameraStorage, StorageOut
 from vigil.api.security import StorageCamera, admin
 from vigil.auth.permissions import Scope
 from vigil.auth.principal import Principal
+from vigil.link.protocol import LinkUnavailable, NodeSide
 from vigil.store.segments import CameraUsage
 from vigil.timeutil import now_ms
 
@@ -40,6 +42,14 @@ async def camera_storage(camera: StorageCamera, services: ServicesDep) -> Camera
     return _summary(camera.id, usage[0] if usage else None)
 
 
+async def _disk(node: NodeSide) -> tuple[int, int, int] | None:
+    """A node's (total, used, free), None while its storage or the node is away."""
+    try:
+        return await node.disk_usage()
+    except (OSError, LinkUnavailable):
+        return None
+
+
 @router.get("/storage", responses=problem_responses(401, 403))
 async def storage(
     principal: Annotated[Principal, Depends(admin(Scope.CAMERAS_READ))], services: ServicesDep
@@ -49,7 +59,11 @@ async def storage(
     cameras = await services.cameras.store.list(org_id=principal.org_id)
     ours = {camera.id for camera in cameras}
     usage = {u.camera_id: u for u in await services.segments.usage() if u.camera_id in ours}
-    disks = [node.disk_usage() for node in services.nodes.nodes().values()]
+    disks = [
+        disk
+        for disk in await asyncio.gather(*(_disk(node) for node in services.nodes.nodes().values()))
+        if disk is not None
+    ]
     total: int | None = None
     used: int | None = None
     free: int | None = None

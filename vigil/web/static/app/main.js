@@ -1,6 +1,7 @@
 // The app shell: who is signed in, the navigation, the theme, the keyboard shortcuts, and
-// the page of the address (#live, the default, #recordings, #events or #cameras). Pages
-// speak only the public REST API.
+// the page of the address (#live, the default, #recordings, #events, #library, #cameras,
+// #search (which the top bar and "/" open), #account or #admin); someone who must enrol in
+// two-factor sign-in first is shown enrolment. Pages speak only the public REST API.
 import { api, problemDetail, signInAgain } from "/static/api.js";
 import { html, render, useEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
@@ -9,9 +10,23 @@ import { CameraTable } from "./table.js";
 import { LiveGrid } from "./grid.js";
 import { RecordingsPage } from "./recordings.js";
 import { EventsPage } from "./events.js";
+import { LibraryPage } from "./library.js";
+import { decided, homePage, navHidden, pagesFor } from "./access.js";
 import { Shortcuts } from "./shortcuts.js";
+import { SearchLink, SearchPage } from "./search.js";
+import { AccountPage } from "./account.js";
+import { AdminPage } from "./admin.js";
 
-const PAGES = { live: S.live, recordings: S.recordings.title, events: S.events.title, cameras: S.cameras };
+const PAGES = {
+  live: S.live,
+  recordings: S.recordings.title,
+  events: S.events.title,
+  library: S.library.title,
+  search: S.search.title,
+  cameras: S.cameras,
+  account: S.account.title,
+  admin: S.admin.title,
+};
 const THEME_KEY = "vigil.theme";
 
 function currentPage() {
@@ -47,9 +62,28 @@ async function signOut(event) {
   }
 }
 
+// On a phone the bar at the bottom may hold more pages than fit, and scrolls sideways: the
+// page shown is brought into it, and the bar comes to rest at a page's edge, never with a
+// name cut in two.
+function revealCurrent() {
+  const bar = document.querySelector("nav.sidebar");
+  const link = bar?.querySelector('a[aria-current="page"]');
+  if (!link || bar.scrollWidth <= bar.clientWidth) return;
+  const starts = [...bar.querySelectorAll("a")].map((a) => a.offsetLeft - bar.clientLeft);
+  const right = link.offsetLeft + link.offsetWidth;
+  if (link.offsetLeft < bar.scrollLeft) bar.scrollLeft = link.offsetLeft;
+  else if (right > bar.scrollLeft + bar.clientWidth) {
+    const needed = right - bar.clientWidth;
+    bar.scrollLeft = starts.find((start) => start >= needed) ?? needed;
+  }
+}
+
 function Shell({ me }) {
-  const [page, setPage] = useState(currentPage());
+  const [asked, setPage] = useState(currentPage());
   const cameras = useCameras(!me.mfa_enrolment_required);
+  const allowed = pagesFor(me, cameras);
+  // Enrolment before anything else, when the organisation requires two-factor sign-in.
+  const page = me.mfa_enrolment_required ? "account" : allowed.includes(asked) ? asked : homePage(me, cameras);
   useEffect(() => {
     const follow = () => setPage(currentPage());
     addEventListener("hashchange", follow);
@@ -57,25 +91,32 @@ function Shell({ me }) {
   }, []);
   useEffect(() => {
     document.title = `${PAGES[page]} · ${S.appName}`;
+    revealCurrent();
   }, [page]);
   let body;
-  if (me.mfa_enrolment_required) body = html`<p class="notice">${S.mfaRequired}</p>`;
+  if (me.mfa_enrolment_required) body = html`<${AccountPage} me=${me} required />`;
+  else if (page === "account") body = html`<${AccountPage} me=${me} />`;
+  else if (page === "admin") body = html`<${AdminPage} me=${me} cameras=${cameras} />`;
+  else if (!decided(me, cameras)) body = html`<p class="muted" role="status">${S.loading}</p>`;
   else if (page === "cameras") body = html`<${CameraTable} cameras=${cameras} me=${me} />`;
   else if (page === "recordings") body = html`<${RecordingsPage} cameras=${cameras} me=${me} />`;
   else if (page === "events") body = html`<${EventsPage} cameras=${cameras} me=${me} />`;
+  else if (page === "library") body = html`<${LibraryPage} me=${me} />`;
+  else if (page === "search") body = html`<${SearchPage} me=${me} />`;
   else body = html`<${LiveGrid} cameras=${cameras} me=${me} />`;
   return html`
     <nav class="sidebar" aria-label=${S.nav}>
       <span class="brand">${S.appName}</span>
-      ${Object.entries(PAGES).map(
+      ${Object.entries(PAGES).filter(([key]) => allowed.includes(key) && !navHidden(me, key)).map(
         ([key, words]) => html`<a href=${`#${key}`} aria-current=${page === key ? "page" : undefined}>${words}</a>`,
       )}
     </nav>
     <header class="topbar">
       <h1>${PAGES[page]}</h1>
       <div class="account">
-        <span class="who"><span class="long">${me.org.name} · ${S.signedInAs} </span><strong
-          data-username>${me.username}</strong><span class="long"> (${me.role})</span></span>
+        <${SearchLink} />
+        <span class="who"><span class="long">${me.org.name} · ${S.signedInAs} </span><a href="#account" class="who-link"
+          title=${S.account.title}><strong data-username>${me.username}</strong></a><span class="long"> (${me.role})</span></span>
         <${ThemeSwitch} />
         <button type="button" data-sign-out onClick=${signOut}>${S.signOut}</button>
       </div>

@@ -22,6 +22,8 @@ function groups() {
     [S.recordings.title, S.shortcuts.recordings],
     [S.events.title, S.events.keyHints],
     [S.shortcuts.zones, S.shortcuts.zoneKeys],
+    [S.library.gridTitle, S.library.gridKeys],
+    [S.library.viewerTitle, S.library.viewerKeys],
   ];
 }
 
