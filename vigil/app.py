@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 
 from vigil import __version__
@@ -31,6 +32,7 @@ from vigil.store.events import EventStore
 from vigil.store.exports import ExportStore
 from vigil.store.library import LibraryStore
 from vigil.store.migrate import upgrade
+from vigil.store.nodes import NodeStore
 from vigil.store.segments import SegmentIndex
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     box = secret_box(settings)
     store = CameraStore(db, box)
     registry = NodeRegistry(store, segments)
-    cameras = CameraService(store, registry, default_node=settings.node.name)
+    cameras = CameraService(store, registry, settings.node.name, NodeStore(db))
     events = EventService(EventStore(db), registry, store)
     registry.events = events  # before the node starts: it reports what it left pending
     node = None
@@ -104,6 +106,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
         registry,
         settings.data_dir / "exports",
         ffmpeg,
+        runner=f"{socket.gethostname()}:{settings.server.port}",
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)

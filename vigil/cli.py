@@ -1,17 +1,23 @@
-"""Command line: ``vigil serve | demo | sim | migrate | config check``."""
+"""Command line: ``vigil serve | demo | app | node | bus | nodes | sim | migrate | ...``."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
 from vigil import logs
 from vigil.settings import ConfigError, Settings, load_settings
 from vigil.store.database import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from vigil.nodes.admin import NodeAdmin
+
+_T = TypeVar("_T")
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Vigil video management system.")
 config_cli = typer.Typer(no_args_is_help=True, help="Check configuration files.")
@@ -22,6 +28,8 @@ users_cli = typer.Typer(no_args_is_help=True, help="Manage the people who sign i
 cli.add_typer(users_cli, name="users")
 plans_cli = typer.Typer(no_args_is_help=True, help="Plans: what an organisation may store.")
 cli.add_typer(plans_cli, name="plans")
+nodes_cli = typer.Typer(no_args_is_help=True, help="Media nodes: list, drain, forget.")
+cli.add_typer(nodes_cli, name="nodes")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file", dir_okay=False)
@@ -337,6 +345,92 @@ def users_list(
         raise _fail(str(exc)) from None
     for line in lines:
         typer.echo(line)
+
+
+NodeName = Annotated[str, typer.Argument(help="the node's name (node.name)")]
+
+
+def _with_nodes(config: Path | None, job: Callable[[NodeAdmin], Awaitable[_T]]) -> _T:
+    """Run ``job`` with the nodes' administration; its refusals and an unreachable
+    database or bus end the command with their reason."""
+    from vigil.app import open_database, secret_box
+    from vigil.link.protocol import LinkUnavailable
+    from vigil.nodes.admin import NodeAdmin, NodeRefused
+    from vigil.store.cameras import CameraStore
+    from vigil.store.nodes import NodeStore
+    from vigil.store.segments import SegmentIndex
+
+    settings = _settings(config)
+
+    async def run() -> _T:
+        db = await open_database(settings)
+        try:
+            cameras = CameraStore(db, secret_box(settings))
+            return await job(NodeAdmin(settings, cameras, SegmentIndex(db), NodeStore(db)))
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except (DatabaseUnavailable, LinkUnavailable, NodeRefused, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@nodes_cli.command("list")
+def nodes_list(config: ConfigOption = None) -> None:
+    """Print each media node: state, cameras assigned and recording, room, disk, footage."""
+    views = _with_nodes(config, lambda admin: admin.list())
+    rows = [("NODE", "STATE", "CAMERAS", "RECORDING", "CAPACITY", "DISK FREE", "FOOTAGE", "BEAT")]
+    for view in views:
+        beat = view.beat
+        rows.append(
+            (
+                view.name,
+                view.state,
+                str(view.cameras),
+                "-" if beat is None else str(len(beat.cameras)),
+                "-" if beat is None else str(beat.capacity),
+                "-" if beat is None else f"{beat.disk_free / 2**30:.1f} GiB",
+                f"{view.segments} ({view.footage_bytes / 2**30:.1f} GiB)",
+                "-" if view.beat_age_seconds is None else f"{view.beat_age_seconds:.0f} s ago",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+@nodes_cli.command("drain")
+def nodes_drain(
+    name: NodeName,
+    undo: Annotated[bool, typer.Option("--undo", help="take cameras again")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Move a node's cameras off it, each recorded by its new node before the old one
+    stops, and give it no new ones (for maintenance, or before taking it away)."""
+    view = _with_nodes(config, lambda admin: admin.drain(name, not undo))
+    if undo:
+        typer.echo(f"node {name} takes cameras again; cameras pinned to it come back")
+    else:
+        typer.echo(
+            f"node {name} is draining: the leading application hands its {view.cameras} "
+            "camera(s) over to nodes with room, a few at a time (vigil nodes list shows "
+            "them go)"
+        )
+
+
+@nodes_cli.command("forget")
+def nodes_forget(
+    name: NodeName,
+    footage: Annotated[
+        bool, typer.Option("--footage", help="also forget the footage it recorded")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Forget a node that is gone for good (refused while it is alive or has cameras)."""
+    forgotten = _with_nodes(config, lambda admin: admin.forget(name, footage))
+    typer.echo(f"node {name} forgotten, with {forgotten} segment(s) of footage")
 
 
 @plans_cli.command("set")

@@ -11,6 +11,7 @@ from tests.exports.conftest import AddFootage
 from vigil.app import Services
 from vigil.exports.job import CameraJob, export_camera, pin_sources
 from vigil.exports.manifest import verify
+from vigil.exports.service import ExportService
 from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
 from vigil.store.models import Export
@@ -75,3 +76,47 @@ async def test_an_export_cut_short_by_a_stop_is_redone_at_the_next_start(
     assert problems == []
     assert manifest is not None
     assert len(manifest.files) == 1
+
+
+def _export(camera_id: int, start_ms: int, status: str, **values: object) -> Export:
+    return Export(
+        title=None, org_id=TEST_ORG, camera_ids=[camera_id], start_ms=start_ms,
+        end_ms=start_ms + 4_000, burn_in=False, status=status, progress=0.0,
+        requested_by="local", created_at=now_ms(), files=[], **values,
+    )  # fmt: skip
+
+
+async def test_of_several_instances_one_runs_an_export_and_a_dead_ones_are_taken_over(
+    services: Services, add_footage: AddFootage
+) -> None:
+    camera = await add_footage(0)
+    store = services.exports.store
+    # Five instances claim one queued export at once: exactly one gets it.
+    raced = await store.create(_export(camera.id, camera.start_ms, "queued"))
+    claims = await asyncio.gather(*(store.claim(raced.id, f"instance-{n}") for n in range(5)))
+    assert sorted(claims) == [False] * 4 + [True]
+    # One export runs on a live instance (it said so just now), one on an instance that
+    # fell silent two minutes ago; one is queued (asked of an instance that died).
+    live = await store.create(
+        _export(camera.id, camera.start_ms, "running", runner="live", beat_at=now_ms())
+    )
+    dead = await store.create(
+        _export(camera.id, camera.start_ms, "running", runner="dead", beat_at=now_ms() - 120_000)
+    )
+    queued = await store.create(_export(camera.id, camera.start_ms, "queued"))
+    other = ExportService(
+        store, services.cameras.store, services.segments, services.nodes,
+        services.exports.root, find_ffmpeg(), runner="another-instance",
+    )  # fmt: skip
+    await other.start()
+    try:
+        deadline = time.monotonic() + 30
+        for export in (dead, queued):
+            while (current := await store.get(export.id)).status != "done":
+                assert current.status != "failed", current.error
+                assert time.monotonic() < deadline, f"export {export.id} is {current.status}"
+                await asyncio.sleep(0.1)
+        assert (await store.get(live.id)).status == "running"  # left to its instance
+        assert (await store.get(raced.id)).status == "running"
+    finally:
+        await other.stop()

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from vigil.api.camera_urls import split_stream_url
-from vigil.api.types import Instant, Name, SiteId, Timestamp, no_control_characters
+from vigil.api.types import Instant, Name, NodeName, SiteId, Timestamp, no_control_characters
 from vigil.auth.permissions import Permission
 from vigil.detect.settings import DetectionSettings
 from vigil.link.messages import CameraState, CameraStatus, RecordMode
@@ -113,6 +113,12 @@ class CameraRules(Input):
         return values
 
 
+PINNED_NODE = (
+    "the media node it records on whenever that node is alive and not draining (elsewhere "
+    "meanwhile, and back after); null: wherever there is room"
+)
+
+
 class CameraCreate(CameraRules):
     name: Name
     main_url: StreamUrlText
@@ -140,6 +146,7 @@ class CameraCreate(CameraRules):
     detection: DetectionSettings | None = Field(
         default=None, description="motion and object detection, zones, events; null: off"
     )
+    pinned_node: NodeName | None = Field(default=None, description=PINNED_NODE)
 
     @model_validator(mode="after")
     def _events_need_detection(self) -> Self:
@@ -174,6 +181,7 @@ class CameraUpdate(CameraRules):
     detection: DetectionSettings | None = Field(
         default=None, description="replaces the camera's detection settings; null: off"
     )
+    pinned_node: NodeName | None = Field(default=None, description=PINNED_NODE)
 
     @field_validator("name", "main_url", "enabled", "recording", "segment_seconds", "record_mode")
     @classmethod
@@ -269,7 +277,8 @@ class CameraOut(Output):
     record_mode: RecordMode
     event_retention_days: float | None
     detection: DetectionSettings | None
-    node: str
+    node: str = Field(description="the media node recording it now")
+    pinned_node: str | None = Field(description=PINNED_NODE)
     site_id: int | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -298,6 +307,7 @@ class CameraOut(Output):
             event_retention_days=camera.event_retention_days,
             detection=detection_of(camera),
             node=camera.node,
+            pinned_node=camera.pinned_node,
             site_id=camera.site_id,
             created_at=camera.created_at,
             updated_at=camera.updated_at,

@@ -3,6 +3,10 @@
 Exports live in ``<data_dir>/exports/<id>/``, outside the recordings folder, so retention
 never sees them. A small pool of workers (one by default: an export is disk-bound) takes
 queued exports in order; each runs one ffmpeg per camera, one camera after the other.
+
+With several application instances, any of them runs an export: a worker claims it in
+one statement, so exactly one does, and says every few seconds that it still runs it; an
+export whose instance falls silent is queued again and taken up by another.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +35,11 @@ from vigil.link.protocol import LinkUnavailable, NodeSide
 from vigil.media.ffmpeg import version_line
 from vigil.nodes.registry import NodeRegistry, UnknownNode
 from vigil.store.cameras import CameraNotFound, CameraStore
+from vigil.store.database import DatabaseUnavailable
 from vigil.store.exports import ExportNotFound, ExportStore
 from vigil.store.models import Camera, Export, Segment
 from vigil.store.segments import SegmentIndex
+from vigil.tasks import cancel
 from vigil.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,11 @@ ExportStatus = Literal["queued", "running", "done", "failed"]
 MAX_RANGE_MS = 24 * 3_600_000
 _WORK = ".work"
 _PROGRESS_EVERY_S = 0.5
+# A running export says so every _BEAT_S; one silent for _ABANDONED_MS has lost its
+# instance and is queued again; every instance looks for those every _SWEEP_S.
+_BEAT_S = 10.0
+_ABANDONED_MS = 60_000
+_SWEEP_S = 30.0
 
 
 class NoFootage(Exception):
@@ -85,7 +97,11 @@ class ExportService:
         root: Path,
         ffmpeg: str,
         workers: int = 1,
+        runner: str | None = None,
     ) -> None:
+        """``runner`` names this application instance in the exports it runs; it should
+        stay the same across restarts (by default: the host's name), so that a restarted
+        instance takes up its own unfinished exports at once."""
         self.store = store
         self._cameras = cameras
         self._segments = segments
@@ -96,18 +112,18 @@ class ExportService:
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._waiting: set[int] = set()  # in the queue
+        self.runner = runner or socket.gethostname()
 
     # -- life cycle
     async def start(self) -> None:
-        """Requeue what a previous run left unfinished, then start the workers."""
+        """Queue again what this instance's previous run (or a dead instance) left
+        unfinished, take up what is queued, then start the workers."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for export in await self.store.with_status("queued", "running"):
-            if export.status == "running":
-                await self.store.update(export.id, status="queued", progress=0.0)
-            await asyncio.to_thread(shutil.rmtree, self.folder(export.id), True)
-            self._queue.put_nowait(export.id)
+        await self._sweep()
         for n in range(self._workers):
             self._tasks.append(asyncio.create_task(self._work(), name=f"exports-{n}"))
+        self._tasks.append(asyncio.create_task(self._sweeping(), name="exports-sweep"))
 
     async def stop(self) -> None:
         """Stop the workers; an export cut short is queued again at the next start."""
@@ -145,6 +161,7 @@ class ExportService:
                 files=[],
             )
         )
+        self._waiting.add(export.id)
         self._queue.put_nowait(export.id)
         log.info("export %d queued by %s", export.id, request.requested_by)
         return export
@@ -180,6 +197,7 @@ class ExportService:
     async def _work(self) -> None:
         while True:
             export_id = await self._queue.get()
+            self._waiting.discard(export_id)
             task = asyncio.create_task(self._run(export_id), name=f"export-{export_id}")
             self._running[export_id] = task
             try:
@@ -198,14 +216,16 @@ class ExportService:
                 self._running.pop(export_id, None)
 
     async def _run(self, export_id: int) -> None:
+        if not await self.store.claim(export_id, self.runner):
+            return  # deleted, or another instance took it
         try:
             export = await self.store.get(export_id)
         except ExportNotFound:
-            return  # deleted while queued
-        if export.status != "queued":
-            return
-        await self.store.update(export_id, status="running", started_at=now_ms(), error=None)
+            return  # deleted just now
+        # What an abandoned run of it left (here, or on another instance's shared disk).
+        await asyncio.to_thread(shutil.rmtree, self.folder(export_id), True)
         log.info("export %d: started", export_id)
+        beating = asyncio.create_task(self._beat(export_id), name=f"export-{export_id}-beat")
         try:
             files = await self._export(export)
         except (FootageGone, FfmpegFailed, UnreadableMedia, CameraNotFound, UnknownNode) as exc:
@@ -218,6 +238,7 @@ class ExportService:
             await self._fail(export_id, f"cannot write the export: {exc.strerror or exc}")
             return
         finally:
+            await cancel(beating)
             await asyncio.to_thread(shutil.rmtree, self.folder(export_id) / _WORK, True)
         await self.store.update(
             export_id,
@@ -238,6 +259,33 @@ class ExportService:
             ],
         )
         log.info("export %d: done, %d files", export_id, len(files))
+
+    async def _beat(self, export_id: int) -> None:
+        while True:
+            await asyncio.sleep(_BEAT_S)
+            try:
+                await self.store.beat(export_id, self.runner)
+            except DatabaseUnavailable as exc:
+                log.warning("export %d: still running, not said: %s", export_id, exc)
+
+    async def _sweep(self) -> None:
+        """Queue again the exports nobody runs any more, and take up every queued one this
+        instance has not: one asked of an instance that died before running it, too."""
+        abandoned = await self.store.requeue_abandoned(self.runner, now_ms() - _ABANDONED_MS)
+        if abandoned:
+            log.warning("exports %s: abandoned by their runner, queued again", abandoned)
+        for export in await self.store.with_status("queued"):
+            if export.id not in self._waiting and export.id not in self._running:
+                self._waiting.add(export.id)
+                self._queue.put_nowait(export.id)
+
+    async def _sweeping(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_S)
+            try:
+                await self._sweep()
+            except DatabaseUnavailable as exc:
+                log.debug("exports not swept: %s", exc)
 
     async def _fail(self, export_id: int, reason: str) -> None:
         log.warning("export %d failed: %s", export_id, reason)

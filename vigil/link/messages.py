@@ -57,6 +57,9 @@ class CameraConfig(Message):
     event_retention_days: float | None = None  # footage around events; None: no age limit
     detection: DetectionSettings | None = None  # None: nothing detected
     detect: DetectConfig | None = None  # None: no frames for detection (nothing decoded)
+    # How many times the camera has moved between nodes: a node that learns of a higher
+    # number on another node has lost the camera (fencing).
+    assignment: int = 0
 
     def __repr__(self) -> str:
         return f"CameraConfig(id={self.id}, name={self.name!r})"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
 from vigil.detect.objects import DetectorError, DetectorPool, DetectorSpec
@@ -42,6 +43,9 @@ from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
+# Which node holds each of these cameras now, and under which assignment (absent: unknown).
+Holders = Callable[[list[int]], Awaitable[Mapping[int, tuple[str, int]]]]
+
 # Changing any of these restarts the camera's ffmpeg; other fields apply in place.
 _RESTART_FIELDS = ("main_url", "username", "password", "segment_seconds", "enabled", "recording")
 
@@ -65,11 +69,15 @@ class MediaNode:
         recordings_dir: Path,
         state_dir: Path,
         box: SecretBox | None = None,
+        holders: Holders | None = None,
     ) -> None:
         """``box`` encrypts the node's copy of its cameras' configuration: the caller's
         choice of key (the installation's, in one process with the application server);
-        by default the node's own key file in ``state_dir``."""
+        by default the node's own key file in ``state_dir``. ``holders`` says, without the
+        application side, which node holds each camera now and under which assignment (the
+        bus's record of them): the fence for a node that runs from its copy."""
         self.name = settings.name
+        self._holders = holders
         self._settings = settings
         self._retention_interval = retention.interval_seconds
         self._app = app
@@ -120,20 +128,23 @@ class MediaNode:
         # Whatever the last run left open it cannot end any more (it was killed).
         self.outbox.interrupted(now_ms())
         configs, told = await self._starting_configs()
-        for config in configs:
+        for config in configs:  # what the last run was recording when it ended, kept
             recorder = self._new_recorder(config)
             await recorder.recover_incoming()
             if told:  # reconciliation needs the index; without it, the next start does it
                 await self.outbox.flush()  # reconcile must see the recovered segment's row
                 await self._reconcile(config.id)
         await self.outbox.flush()
+        # From its copy: not the cameras moved to another node while it was taken for dead.
+        lost = set() if told else await self._lost(configs)
+        configs = [config for config in configs if config.id not in lost]
         for config in configs:
             await self._apply(config)
         async with self._lock:
             self._started = True
             # Once, whole (a start cut short leaves the last complete copy); from the copy,
             # only if the application side came back meanwhile and set a camera.
-            if told or self._configs != {c.id: c for c in configs}:
+            if told or lost or self._configs != {c.id: c for c in configs}:
                 await self._save_copy()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._resync_task = asyncio.create_task(self._resync_loop(), name="resync")
@@ -310,11 +321,42 @@ class MediaNode:
                 await self.resync()
             except LinkUnavailable:
                 self._resync_wanted.set()
+                await self.fence()  # the bus may be back before the application side
             except Exception:
                 log.exception("catching up with the application server's cameras failed")
                 self._resync_wanted.set()
             if self._resync_wanted.is_set():
                 await asyncio.sleep(self._settings.outbox_retry_seconds)
+
+    async def _lost(self, configs: Iterable[CameraConfig]) -> set[int]:
+        """Which of ``configs`` another node holds now under a higher assignment (moved
+        while this node was away); none if the holders cannot be asked."""
+        configs = list(configs)
+        if self._holders is None or not configs:
+            return set()
+        try:
+            holders = await self._holders([config.id for config in configs])
+        except LinkUnavailable as exc:
+            log.debug("camera assignments not read: %s", exc)
+            return set()
+        lost = set()
+        for config in configs:
+            holder = holders.get(config.id)
+            if holder is not None and holder[0] != self.name and holder[1] > config.assignment:
+                log.warning(
+                    "camera %s moved to node %s while this node was away: not recorded "
+                    "here, its footage kept", config.id, holder[0],
+                )  # fmt: skip
+                lost.add(config.id)
+        return lost
+
+    async def fence(self) -> int:
+        """Stop the cameras that moved to another node while this one could not be told
+        (it was taken for dead): they must not be recorded twice. How many stopped."""
+        lost = await self._lost(self._configs.values())
+        for camera_id in lost:
+            await self._remove(camera_id, delete_footage=False)
+        return len(lost)
 
     async def resync(self) -> None:
         """Apply the application side's list of the node's cameras: start those added,

@@ -18,7 +18,7 @@ from vigil.link.messages import (
     StoredSegment,
 )
 from vigil.link.protocol import LinkUnavailable, NodeSide
-from vigil.store.cameras import CameraStore
+from vigil.store.cameras import CameraNotFound, CameraStore
 from vigil.store.database import DatabaseUnavailable
 from vigil.store.segments import SegmentIndex
 
@@ -119,8 +119,11 @@ class NodeRegistry:
 
     async def report_status(self, node: str, status: CameraStatus) -> None:
         previous = self._status.get(status.camera_id)
+        changed = previous is None or previous.state != status.state
+        if changed and not await self._holds(node, status.camera_id):
+            return  # a camera handed over: the old node's last words on it
         self._status[status.camera_id] = status
-        if previous is None or previous.state != status.state:
+        if changed:
             log.info(
                 "camera %s: %s%s",
                 status.camera_id,
@@ -133,6 +136,13 @@ class NodeRegistry:
                 except Exception:
                     # The node's report is taken either way; a listener's failure is ours.
                     log.exception("camera status listener failed")
+
+    async def _holds(self, node: str, camera_id: int) -> bool:
+        """Whether the camera is ``node``'s now (yes, if the database cannot say)."""
+        try:
+            return (await self._cameras.get(camera_id)).node == node
+        except (CameraNotFound, DatabaseUnavailable):
+            return True
 
     @_app_side
     async def indexed_paths(self, node: str, camera_id: int) -> set[str]:

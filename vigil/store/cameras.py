@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.detect.settings import DetectionSettings
@@ -46,6 +46,8 @@ class CameraFields:
     record_mode: RecordMode = RecordMode.CONTINUOUS
     event_retention_days: float | None = None
     detection: DetectionSettings | None = None
+    # The node it records on whenever that node is alive and not draining; None: any.
+    pinned_node: str | None = None
 
 
 class CameraHasProtectedFootage(Exception):
@@ -65,7 +67,9 @@ class CameraStore:
     async def create(self, fields: CameraFields, node: str, org_id: int) -> Camera:
         values = self._columns(vars_of(fields))
         now = now_ms()
-        camera = Camera(org_id=org_id, node=node, created_at=now, updated_at=now, **values)
+        camera = Camera(
+            org_id=org_id, node=node, assignment=0, created_at=now, updated_at=now, **values
+        )
         try:
             async with self._db.write() as session:
                 await self._check_name(session, org_id, fields.name, None)
@@ -104,6 +108,20 @@ class CameraStore:
                 camera.updated_at = now_ms()
         except IntegrityError:
             raise DuplicateCameraName(str(changes.get("name"))) from None
+        return camera
+
+    async def assign(self, camera_id: int, node: str) -> Camera:
+        """Record the camera on ``node`` from now on: its assignment counts one up, in the
+        same statement (two leaders, for an instant, cannot give one number twice)."""
+        async with self._db.write() as session:
+            await session.execute(
+                update(Camera)
+                .where(Camera.id == camera_id)
+                .values(node=node, assignment=Camera.assignment + 1, updated_at=now_ms())
+            )
+            camera = await session.get(Camera, camera_id, populate_existing=True)
+            if camera is None:
+                raise CameraNotFound(camera_id)
         return camera
 
     async def delete(self, camera_id: int) -> Camera:
@@ -145,6 +163,7 @@ class CameraStore:
             event_retention_days=camera.event_retention_days,
             detection=detection,
             detect=detect_config(detection),
+            assignment=camera.assignment,
         )
 
     def _columns(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from vigil.store.database import Database
 from vigil.store.models import Export
+from vigil.timeutil import now_ms
 
 
 class ExportNotFound(Exception):
@@ -48,6 +49,45 @@ class ExportStore:
         query = select(Export).where(Export.status.in_(statuses)).order_by(Export.id)
         async with self._db.read() as session:
             return list(await session.scalars(query))
+
+    async def claim(self, export_id: int, runner: str) -> bool:
+        """Take a queued export for ``runner``: one statement, so of several application
+        instances at once exactly one gets it. Whether this one did."""
+        now = now_ms()
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Export)
+                .where(Export.id == export_id, Export.status == "queued")
+                .values(status="running", runner=runner, beat_at=now, started_at=now, error=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def beat(self, export_id: int, runner: str) -> None:
+        """``runner`` is still at it."""
+        async with self._db.write() as session:
+            await session.execute(
+                update(Export)
+                .where(Export.id == export_id, Export.runner == runner)
+                .values(beat_at=now_ms())
+            )
+
+    async def requeue_abandoned(self, runner: str, silent_before_ms: int) -> list[int]:
+        """Queue again the running exports nobody runs any more: ``runner``'s own (from
+        before it restarted) and those whose runner fell silent before ``silent_before_ms``
+        (its instance died). Their ids."""
+        abandoned = (
+            (Export.runner == runner)
+            | (Export.beat_at.is_(None))
+            | (Export.beat_at < silent_before_ms)
+        )
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Export)
+                .where(Export.status == "running", abandoned)
+                .values(status="queued", progress=0.0, runner=None, beat_at=None)
+                .returning(Export.id)
+            )
+            return sorted(result.scalars())
 
     async def update(self, export_id: int, **values: Any) -> None:
         async with self._db.write() as session:

@@ -83,11 +83,27 @@ class Camera(Base):
     # vigil.detect.settings.DetectionSettings as JSON; null: no detection.
     detection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     node: Mapped[str] = mapped_column(String(100), default="local")
+    # Counts the camera's moves between nodes: a node told of a higher one elsewhere has
+    # lost the camera (fencing), whatever its own copy of the configuration says.
+    assignment: Mapped[int] = mapped_column(Integer, default=0)
+    # The node it records on whenever that node is alive and not draining; null: any.
+    pinned_node: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 Index("uq_cameras_org_name_lower", Camera.org_id, func.lower(Camera.name), unique=True)
+
+
+class Node(Base):
+    """An administrator's word on a media node (``vigil nodes drain``). A node without a
+    row takes cameras; which nodes exist and live is the bus's to say, not the database's."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Segment(Base):
@@ -213,6 +229,10 @@ class Export(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    # While running: which application instance runs it, and when it last said so (an
+    # export whose runner has fallen silent is queued again, for any instance to take).
+    runner: Mapped[str | None] = mapped_column(String(200))
+    beat_at: Mapped[int | None] = mapped_column(BigInteger)
     # One entry per camera once done: camera_id, camera_name, name, size, sha256, first_ms...
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 

@@ -137,9 +137,11 @@ class SegmentIndex:
         self._db = db
 
     async def add(self, node: str, records: Sequence[SegmentRecord]) -> Added:
-        """Index finished segments of ``node``'s cameras; ones already indexed (same path)
-        are left alone, and those of a camera not (or no longer) on the node are returned
-        as orphans, not indexed.
+        """Index finished segments recorded on ``node``; ones already indexed (same path)
+        are left alone, and those of a camera that no longer exists are returned as
+        orphans, not indexed. A camera that has moved to another node keeps what this node
+        recorded of it (before the move, or while the node did not know of it yet): it is
+        footage, and plays from this node.
 
         This runs for every segment every camera records, so it is a handful of statements
         per batch whatever its size: the cameras (checked and, on PostgreSQL, locked), one
@@ -148,7 +150,7 @@ class SegmentIndex:
         if not records:
             return Added(0, [])
         async with self._db.write() as session:
-            known = await self._take_cameras(session, {r.camera_id for r in records}, node)
+            known = await self._take_cameras(session, {r.camera_id for r in records})
             orphans = [r.path for r in records if r.camera_id not in known]
             # One path once, even if a batch repeats it (a recovered segment can be
             # reported by both recovery and reconciliation before delivery).
@@ -209,10 +211,8 @@ class SegmentIndex:
                 await _shrink_spans(session, camera_id, removed)
         return len(gone)
 
-    async def _take_cameras(
-        self, session: AsyncSession, camera_ids: set[int], node: str | None = None
-    ) -> set[int]:
-        """Which of these cameras exist (on ``node``, if given); and make writers of their
+    async def _take_cameras(self, session: AsyncSession, camera_ids: set[int]) -> set[int]:
+        """Which of these cameras exist; and make writers of their
         segments take turns until this transaction ends.
 
         Spans are derived from what a transaction sees: two writers of one camera on
@@ -223,8 +223,6 @@ class SegmentIndex:
         if not camera_ids:
             return set()
         query = select(Camera.id).where(Camera.id.in_(sorted(camera_ids))).order_by(Camera.id)
-        if node is not None:
-            query = query.where(Camera.node == node)
         if not self._db.is_sqlite:
             query = query.with_for_update(key_share=True)
         return set(await session.scalars(query))
@@ -268,6 +266,47 @@ class SegmentIndex:
                 select(Segment.path).where(Segment.node == node, Segment.camera_id == camera_id)
             )
             return set(rows)
+
+    async def newest_end(self, node: str, camera_id: int) -> int | None:
+        """When the newest segment of the camera recorded on ``node`` ends (the node's
+        clock); None if it has none indexed."""
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(func.max(Segment.end_ms)).where(
+                    Segment.node == node, Segment.camera_id == camera_id
+                )
+            )
+            return None if found is None else int(found)
+
+    async def node_footage(self, node: str) -> tuple[int, int, int]:
+        """How many segments recorded on ``node`` are indexed, their bytes, and how many of
+        them are protected."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(Segment.size), 0),
+                        func.count().filter(Segment.protected),
+                    ).where(Segment.node == node)
+                )
+            ).one()
+            return int(row[0]), int(row[1]), int(row[2])
+
+    async def forget_node(self, node: str, batch: int = 5_000) -> int:
+        """Drop every index entry of footage recorded on ``node``, protected or not (the
+        node is gone for good); the cameras' spans shrink with them. How many went."""
+        forgotten = 0
+        while True:
+            async with self._db.read() as session:
+                paths = list(
+                    await session.scalars(
+                        select(Segment.path).where(Segment.node == node).limit(batch)
+                    )
+                )
+            if not paths:
+                return forgotten
+            forgotten += await self.remove(paths)
 
     async def in_range(self, camera_id: int, start_ms: int, end_ms: int) -> list[Segment]:
         """Segments of a camera overlapping [start, end), oldest first."""

@@ -67,6 +67,17 @@ async def _check_site(services: Services, org_id: int, site_id: int | None) -> N
         ) from None
 
 
+async def _check_node(services: Services, name: str | None) -> None:
+    """A camera is pinned only to a node the installation knows (connected, or recording
+    cameras): a misspelt name would otherwise pin it to nothing, silently."""
+    if name is None or await services.cameras.knows_node(name):
+        return
+    msg = f"no media node named {name!r} is known (vigil nodes list shows them)"
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("body", "pinned_node"), "msg": msg}]
+    )
+
+
 Reader = Annotated[Principal, Depends(member(Scope.CAMERAS_READ))]
 Admin = Annotated[Principal, Depends(admin(Scope.CAMERAS_WRITE))]
 
@@ -93,6 +104,7 @@ async def create_camera(
 ) -> CameraOut:
     """Add a camera (admins); it starts recording at once if enabled."""
     await _check_site(services, principal.org_id, body.site_id)
+    await _check_node(services, body.pinned_node)
     await services.library.check_room_for(principal.org_id, "cameras")
     camera = await services.cameras.create(body.fields(services.settings.cameras), principal.org_id)
     services.auth.forget_access()
@@ -178,6 +190,7 @@ async def update_camera(
     """Change the fields given; null clears an optional one (``password: null`` removes it)."""
     changes = body.changes()
     await _check_site(services, camera.org_id, changes.get("site_id"))
+    await _check_node(services, changes.get("pinned_node"))
     mode = RecordMode(changes.get("record_mode", camera.record_mode))
     detection = changes["detection"] if "detection" in changes else detection_of(camera)
     try:

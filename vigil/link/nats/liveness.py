@@ -36,6 +36,7 @@ class Beat(BaseModel):
     capacity: int  # the most cameras it may record (node.max_cameras)
     disk_total: int
     disk_free: int
+    sent_ms: int = 0  # by the node's clock: for people to read, never to judge liveness
 
 
 class Heartbeat:

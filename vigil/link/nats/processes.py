@@ -17,9 +17,10 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from vigil.cameras.failover import Failover
+from vigil.cameras.placement import Placement
 from vigil.link.nats.app_client import NatsAppSide
 from vigil.link.nats.app_server import AppServer
+from vigil.link.nats.assignments import Assignments, holders
 from vigil.link.nats.connection import Bus
 from vigil.link.nats.embedded import NatsServer
 from vigil.link.nats.leader import Leadership
@@ -90,6 +91,7 @@ async def run_node(settings: Settings) -> None:
         settings.recordings_dir,
         settings.state_dir / "node",
         box=secret_box(settings),
+        holders=lambda cameras: holders(bus.client, cameras),
     )
     started = now_ms()
 
@@ -102,6 +104,7 @@ async def run_node(settings: Settings) -> None:
             capacity=settings.node.max_cameras,
             disk_total=total,
             disk_free=free,
+            sent_ms=now_ms(),
         )
 
     server: NodeServer | None = None
@@ -111,6 +114,8 @@ async def run_node(settings: Settings) -> None:
         """Once on the bus: answer the application side, and beat."""
         nonlocal server, heartbeat
         client = await bus.connected()
+        # Cameras that moved while this node was taken for dead stop before anything else.
+        await node.fence()
         server = NodeServer(client, name, node)
         await server.start()
         heartbeat = Heartbeat(client, name, settings.bus.heartbeat_seconds, beat)
@@ -141,6 +146,9 @@ async def run_app(settings: Settings) -> None:
     await bus.start()  # a refused password ends here; an absent bus is waited for
     client = await bus.connected()
     services = await start_services(settings, with_node=False)
+    assignments = Assignments(client)
+    await assignments.start()
+    services.cameras.on_assign = assignments.put
     seconds = settings.bus.call_timeout_seconds
     server = AppServer(client, services.nodes)
     watcher = NodeWatcher(
@@ -151,13 +159,14 @@ async def run_app(settings: Settings) -> None:
     )
     me = f"{socket.gethostname()}:{settings.server.port}:{os.getpid()}"
     leadership = Leadership(client, me)
-    failover = Failover(
+    placement = Placement(
         services.cameras,
         lambda: {name: beat.capacity for name, beat in watcher.alive().items()},
         lambda: leadership.leading,
+        services.segments.newest_end,
         settings.bus.node_dead_seconds,
     )
-    moving = asyncio.create_task(_every(1.0, failover.check), name="failover")
+    moving = asyncio.create_task(_every(1.0, placement.check), name="placement")
     try:
         await server.start()
         await watcher.start()
@@ -166,6 +175,7 @@ async def run_app(settings: Settings) -> None:
         await serve_http(settings, services)
     finally:
         moving.cancel()
+        await _bounded("hand-overs", placement.stop())
         # Each step bounded: a bus gone quiet must not keep the process from ending.
         await _bounded("leadership", leadership.stop())
         await _bounded("node watcher", watcher.stop())

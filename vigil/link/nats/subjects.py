@@ -18,6 +18,8 @@ APP_USER = "vigil-app"
 REPORTS_STREAM = "VIGIL_REPORTS"
 # Each node's last beat (JetStream key-value): which nodes are alive.
 NODES_BUCKET = "vigil-nodes"
+# Which node holds each camera, under which assignment (JetStream key-value): the fence.
+ASSIGNMENTS_BUCKET = "vigil-assignments"
 
 
 def check_node_name(node: str) -> str:
@@ -54,6 +56,13 @@ def node_beat(node: str) -> str:
     return f"$KV.{NODES_BUCKET}.{node}"
 
 
+def assignment_get(camera_id: int) -> str:
+    """Where anyone may read one camera's assignment (JetStream's direct get): nodes may
+    read the bucket this way only, a key at a time, and never write it."""
+    stream = f"KV_{ASSIGNMENTS_BUCKET}"
+    return f"$JS.API.DIRECT.GET.{stream}.$KV.{ASSIGNMENTS_BUCKET}.{camera_id}"
+
+
 def inbox(user: str) -> str:
     """Where ``user``'s replies come: its own, so that no one else can read them."""
     return f"_INBOX.{user}"
@@ -69,6 +78,7 @@ def node_permissions(node: str) -> dict[str, Any]:
                 f"vigil.report.{node}.>",
                 f"vigil.live.{node}.>",
                 node_beat(node),
+                f"$JS.API.DIRECT.GET.KV_{ASSIGNMENTS_BUCKET}.$KV.{ASSIGNMENTS_BUCKET}.*",
             ]
         },
         "subscribe": {"allow": [f"vigil.node.{node}.>", f"{inbox(node)}.>"]},
