@@ -10,7 +10,9 @@ second:
 
 A node that comes back from the dead takes nothing back by itself (unless a camera is
 pinned to it): it learns it has lost its cameras and stops them, and what it recorded
-before stays indexed as its own and plays from it.
+before stays indexed as its own and plays from it. Should a node still record a camera
+that is another's for longer than a stray beat can explain (a leader died in the middle
+of a hand-over, a node cut off came back), the leader tells it to stop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from vigil.cameras.service import CameraService
 from vigil.store.models import Camera
@@ -39,9 +41,12 @@ class Placement:
         leading: Callable[[], bool],
         newest: Callable[[str, int], Awaitable[int | None]],
         dead_seconds: float,
+        recording: Callable[[], Mapping[str, Collection[int]]] = dict,
         handovers: int = 4,
         handover_seconds: float = 60.0,
+        stray_seconds: float = 10.0,
     ) -> None:
+        """``recording()`` names, for each live node, the cameras it says it records."""
         self._cameras = cameras
         self._alive = alive
         self._leading = leading
@@ -51,6 +56,9 @@ class Placement:
         self._most_handovers = handovers
         self._handover_seconds = handover_seconds
         self._handing: dict[int, asyncio.Task[bool]] = {}  # camera id: its hand-over
+        self._recording = recording
+        self._stray_seconds = stray_seconds
+        self._strays: dict[tuple[str, int], float] = {}  # (node, camera): first seen
 
     @property
     def handing_over(self) -> set[int]:
@@ -70,6 +78,7 @@ class Placement:
             return 0
         draining = await self._cameras.node_store.draining()
         cameras = await self._cameras.store.list()
+        await self._stop_strays({camera.id: camera.node for camera in cameras})
         load = Counter(camera.node for camera in cameras)
         taking = {name: room for name, room in capacity.items() if name not in draining}
         moved = 0
@@ -103,6 +112,31 @@ class Placement:
             load[target] += 1
             moved += 1
         return moved
+
+    async def _stop_strays(self, holders: Mapping[int, str]) -> None:
+        """Tell each node recording a camera that is not its own (for ``stray_seconds``, so
+        not a beat sent just before a hand-over ended) to stop it; its footage stays."""
+        now = time.monotonic()
+        seen = set()
+        for node, camera_ids in self._recording().items():
+            for camera_id in camera_ids:
+                if camera_id in self._handing or holders.get(camera_id, node) == node:
+                    continue
+                seen.add((node, camera_id))
+                since = self._strays.setdefault((node, camera_id), now)
+                if now - since < self._stray_seconds:
+                    continue
+                log.warning("camera %s: node %s records it, but it is %s's: stopping it there",
+                            camera_id, node, holders[camera_id])  # fmt: skip
+                try:
+                    await self._cameras.stop_on(node, camera_id)
+                except Exception as exc:  # the next check tries again
+                    log.warning("camera %s: node %s not told to stop: %s", camera_id, node, exc)
+                    continue
+                del self._strays[(node, camera_id)]
+                seen.discard((node, camera_id))
+        for gone in set(self._strays) - seen:
+            del self._strays[gone]
 
     def _hand_over(self, camera: Camera, target: str, why: str) -> None:
         log.info("camera %s: handing it over from %s to %s (%s)", camera.id, camera.node,

@@ -120,6 +120,11 @@ class CameraService:
         await self._changed()
         return True
 
+    async def stop_on(self, node: str, camera_id: int) -> None:
+        """Tell ``node`` to stop recording a camera that is no longer its own (its footage
+        stays, indexed as that node's)."""
+        await self._nodes.node(node).remove_camera(camera_id, delete_footage=False)
+
     async def probe(
         self,
         url: str,

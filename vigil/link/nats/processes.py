@@ -165,6 +165,7 @@ async def run_app(settings: Settings) -> None:
         lambda: leadership.leading,
         services.segments.newest_end,
         settings.bus.node_dead_seconds,
+        recording=lambda: {name: beat.cameras for name, beat in watcher.alive().items()},
     )
     moving = asyncio.create_task(_every(1.0, placement.check), name="placement")
     try:
