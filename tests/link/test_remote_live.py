@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -21,6 +22,8 @@ from vigil.link.nats.live import LEASE_SECONDS, live_subject
 from vigil.link.nats.node_client import NatsNodeSide
 from vigil.media.fmp4 import parse_init
 from vigil.node.live import Fragment, StreamStart
+from vigil.node.transcode import TranscodeLimit
+from vigil.settings import Settings
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
 
@@ -74,3 +77,27 @@ async def test_a_remote_camera_plays_live_and_is_published_only_while_watched(
             LEASE_SECONDS + 20,  # the mirror's idle time, then the lease
             "publishing stopped",
         )
+
+
+async def test_a_conversion_the_remote_node_refuses_is_said_with_its_reason(
+    services: Services,
+    settings: Settings,
+    sim: SimulatedCameras,
+    nats_server: NatsServer,
+    app_client: Client,
+) -> None:
+    settings.node.max_transcodes = 0  # the node converts nothing: every conversion refused
+    camera = await services.cameras.create(
+        CameraFields(name="refused", main_url=sim.urls[2], recording=False), org_id=TEST_ORG
+    )
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    assert services.node is not None
+    remote = NatsNodeSide(app_client, services.node.name)
+    async with answering(nats_server, services.node.name, services.node, remote):
+        mirror = remote.transcoded_stream(camera.id)
+        assert mirror is not None
+        viewer = mirror.join()
+        assert await asyncio.wait_for(viewer.get(), 20) is None  # closed: nothing to show
+        # The next viewer is told why, as a viewer of a node in the same process is.
+        with pytest.raises(TranscodeLimit, match=r"node\.max_transcodes"):
+            remote.transcoded_stream(camera.id)

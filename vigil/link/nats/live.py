@@ -29,6 +29,7 @@ from vigil.link.nats.subjects import live, node_call
 from vigil.link.nats.wire import call
 from vigil.link.protocol import LinkUnavailable
 from vigil.node.live import LiveStream, StreamStart, Viewer
+from vigil.node.transcode import TranscodeLimit
 from vigil.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ class LiveMirror:
     _fresh: bool = True
     _subscription: Subscription | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # The node would not convert the camera (node.max_transcodes): said to the next viewer.
+    refused: TranscodeLimit | None = None
 
     def __post_init__(self) -> None:
         self.stream = LiveStream(self.camera_id)
@@ -158,6 +161,9 @@ class LiveMirror:
                             "fresh": self._fresh}  # fmt: skip
                     self._fresh = False
                     await call(self.client, node_call(self.node, "live_watch"), args, self.seconds)
+                except TranscodeLimit as exc:
+                    self.refused = exc
+                    return  # its viewers are closed; the next is told why
                 except LinkUnavailable as exc:
                     log.debug(
                         "camera %s: live from %s unavailable: %s", self.camera_id, self.node, exc

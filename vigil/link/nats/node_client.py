@@ -8,6 +8,7 @@ each under the server's payload limit; the caller still sees one ``read_file``.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -15,10 +16,11 @@ from nats.aio.client import Client
 from pydantic import TypeAdapter
 
 from vigil.link.messages import CameraConfig, SourceProbe
-from vigil.link.nats.live import LiveMirror, Variant
+from vigil.link.nats.live import LEASE_SECONDS, LiveMirror, Variant
 from vigil.link.nats.subjects import check_node_name, node_call
 from vigil.link.nats.wire import call
 from vigil.link.protocol import H264Part, MediaNotFound, check_read
+from vigil.node.transcode import TranscodeLimit
 from vigil.playback.fragments import FragmentIndex
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class NatsNodeSide:
         self._client = client
         self._seconds = seconds
         self._mirrors: dict[tuple[int, Variant], LiveMirror] = {}
+        self._refused: dict[int, tuple[float, TranscodeLimit]] = {}  # camera: when, why
         self._closing: set[asyncio.Task[None]] = set()
 
     async def _call(self, method: str, seconds: float | None = None, **args: Any) -> bytes:
@@ -69,6 +72,9 @@ class NatsNodeSide:
         return self._mirror(camera_id, "sub" if sub else "main")
 
     def transcoded_stream(self, camera_id: int) -> LiveStream | None:
+        refused = self._refused.get(camera_id)
+        if refused is not None and time.monotonic() - refused[0] < LEASE_SECONDS:
+            raise refused[1]  # as the node said moments ago, until the next try
         return self._mirror(camera_id, "h264")
 
     def _mirror(self, camera_id: int, variant: Variant) -> LiveStream:
@@ -85,6 +91,8 @@ class NatsNodeSide:
         key = (mirror.camera_id, mirror.variant)
         if self._mirrors.get(key) is mirror:
             del self._mirrors[key]
+        if mirror.refused is not None:
+            self._refused[mirror.camera_id] = (time.monotonic(), mirror.refused)
         task = asyncio.get_running_loop().create_task(mirror.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

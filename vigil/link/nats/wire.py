@@ -21,12 +21,14 @@ from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError
 
 from vigil.link.messages import ProbeFailure
 from vigil.link.protocol import LinkUnavailable, MediaNotFound, ProbeFailed
+from vigil.node.transcode import TranscodeLimit
 from vigil.playback.transcode import ConversionFailed
 
 log = logging.getLogger(__name__)
 
 ERROR = "Vigil-Error"  # the kind of failure; the body says it in words
 PROBE = "Vigil-Probe"  # a ProbeFailed's kind
+LIMIT = "Vigil-Limit"  # a TranscodeLimit's limit
 # Calls one responder runs at once; more wait in the client library's queue.
 CONCURRENCY = 32
 
@@ -42,6 +44,7 @@ _KINDS: list[tuple[type[BaseException], str]] = [
     (MediaNotFound, "not-found"),
     (ProbeFailed, "probe-failed"),
     (ConversionFailed, "conversion-failed"),
+    (TranscodeLimit, "transcode-limit"),
     (LinkUnavailable, "unavailable"),
     (ValueError, "invalid"),
 ]
@@ -59,6 +62,8 @@ def failure(exc: BaseException) -> tuple[dict[str, str], bytes]:
             headers = {ERROR: name}
             if isinstance(exc, ProbeFailed):
                 headers[PROBE] = exc.kind.value
+            if isinstance(exc, TranscodeLimit):
+                headers[LIMIT] = str(exc.limit)
             return headers, str(exc).encode()
     return {ERROR: "internal"}, f"{type(exc).__name__} on the other side".encode()
 
@@ -72,6 +77,8 @@ def raise_failure(headers: Mapping[str, str], data: bytes) -> NoReturn:
         raise ProbeFailed(ProbeFailure(headers.get(PROBE, "unreachable")), message)
     if kind == "conversion-failed":
         raise ConversionFailed(message)
+    if kind == "transcode-limit":
+        raise TranscodeLimit(int(headers.get(LIMIT, "0")))
     if kind == "unavailable":
         raise LinkUnavailable(message)
     if kind == "invalid":
