@@ -67,8 +67,20 @@ async def test_a_node_that_is_away_is_listed_without_its_disk(
     assert node == {
         "name": settings.node.name,
         "connected": False,
+        "draining": False,
         "cameras": 1,
         "disk": None,
         "detector": None,
         "detector_workers": None,
     }
+
+
+async def test_a_draining_node_says_so(
+    client: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    await services.cameras.node_store.set_draining(settings.node.name, True)
+    [node] = (await client.get("/api/system")).json()["nodes"]
+    assert (node["name"], node["connected"], node["draining"]) == (settings.node.name, True, True)
+    await services.cameras.node_store.set_draining(settings.node.name, False)
+    [node] = (await client.get("/api/system")).json()["nodes"]
+    assert node["draining"] is False

@@ -444,10 +444,19 @@ async def test_system_health_shows_the_cameras_the_node_and_its_disk(
     assert " free of " in disk
     assert await node.locator("meter").get_attribute("max") == str(local["disk"]["total_bytes"])
     assert "SSD MobileNet, 2 workers" in await node.inner_text()
+    assert "draining" not in await node.inner_text()
     await page.locator("[data-camera-states]", has_text="streaming").wait_for()
     assert "Database: reachable" in await page.locator("[data-server]").inner_text()
     await shot(page, "admin-system")
     await assert_accessible(page)
+    # A node being drained says so (vigil nodes drain), once the page is read again.
+    await site.services.cameras.node_store.set_draining("local", True)
+    try:
+        await page.reload()
+        await node.locator(".badge", has_text="draining").wait_for()
+        await assert_accessible(page)
+    finally:
+        await site.services.cameras.node_store.set_draining("local", False)
     await page.context.close()
 
 

@@ -37,6 +37,9 @@ class NodeDisk(Output):
 class NodeOut(Output):
     name: str
     connected: bool = Field(description="the node is attached to this server now")
+    draining: bool = Field(
+        description="its cameras are moving off it and it takes no new ones (vigil nodes drain)"
+    )
     cameras: int = Field(description="the organisation's cameras assigned to it")
     disk: NodeDisk | None = Field(description="its recordings storage; null while away")
     detector: str | None = Field(
@@ -92,6 +95,10 @@ async def system(
     attached = services.nodes.nodes()
     local = services.settings.node
     per_node = Counter(camera.node for camera in cameras)
+    try:
+        draining = await services.cameras.node_store.draining()
+    except DatabaseUnavailable:
+        draining = set()
     nodes = []
     for name in sorted(set(attached) | set(per_node)):
         node = attached.get(name)
@@ -108,6 +115,7 @@ async def system(
             NodeOut(
                 name=name,
                 connected=node is not None,
+                draining=name in draining,
                 cameras=per_node[name],
                 disk=disk,
                 detector=local.detector if ours else None,

@@ -39,7 +39,8 @@ function Nodes({ nodes }) {
       <th scope="col">${T.disk}</th><th scope="col">${T.detector}</th></tr></thead>
     <tbody>${nodes.map((node) => html`<tr data-node=${node.name}>
       <th scope="row" data-label=${T.node}>${node.name}</th>
-      <td data-label=${T.state}><span class=${`badge ${node.connected ? "on" : "off"}`}>${node.connected ? T.connected : T.away}</span></td>
+      <td data-label=${T.state}><span class=${`badge ${node.connected ? "on" : "off"}`}>${node.connected ? T.connected : T.away}</span>
+        ${node.draining && html` <span class="badge node-draining" title=${T.drainingHint}>${T.draining}</span>`}</td>
       <td data-label=${T.cameras}>${node.cameras}</td>
       <td data-label=${T.disk} data-node-disk>${node.disk
         ? html`<meter min="0" max=${node.disk.total_bytes} value=${node.disk.used_bytes} high=${node.disk.total_bytes * 0.9}

@@ -672,6 +672,8 @@ export const S = {
     node: "Node",
     connected: "connected",
     away: "away",
+    draining: "draining",
+    drainingHint: "Its cameras are moving to other nodes, and it takes no new ones (vigil nodes drain).",
     nodeDiskLabel: "Disk of {name}",
     diskShort: "{free} free of {total}",
     detector: "Object detector",
