@@ -346,3 +346,42 @@ async def test_axe_finds_nothing_serious_in_either_theme(
                 size = "phone" if viewport is PHONE else "desk"
                 await shot(page, f"edit-{size}-{theme}")
                 await page.close()
+
+
+async def test_an_admin_pins_a_camera_to_a_media_node(
+    admin_context: BrowserContext, settings: Settings, services: Services
+) -> None:
+    camera = await add_camera(services, "Loading bay", "rtsp://127.0.0.1:9/x", enabled=False)
+    async with serving(create_app(settings, services)) as base:
+        page = await with_axe(await admin_context.new_page())
+        # One node: nothing to choose.
+        await page.goto(base + f"/#cameras?edit={camera.id}")
+        await page.get_by_label("Keep", exact=True).wait_for()
+        assert await page.get_by_label("Media node").count() == 0
+        # A second node joins (here the same node under a second name: the page only needs
+        # the system to list two; placement itself is tested with real processes).
+        assert services.node is not None
+        services.nodes.attach("node-b", services.node)
+        try:
+            await page.reload()
+            choice = page.get_by_label("Media node")
+            await choice.wait_for()
+            assert await choice.input_value() == ""  # any node with room
+            assert "Recording now on local" in await page.locator(".camera-form").inner_text()
+            await choice.select_option("node-b")
+            async with page.expect_request(lambda r: r.method == "PATCH") as sent:
+                await page.get_by_role("button", name="Save", exact=True).click()
+            assert (await sent.value).post_data_json == {"pinned_node": "node-b"}
+            await page.locator(".camera-form [role=status]", has_text="Saved.").wait_for()
+            assert (await services.cameras.store.get(camera.id)).pinned_node == "node-b"
+            await page.reload()
+            assert await page.get_by_label("Media node").input_value() == "node-b"
+            assert await serious_violations(page) == []
+            await page.set_viewport_size(PHONE)
+            await shot(page, "camera-pinned-phone")
+            box = await page.get_by_label("Media node").bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= PHONE["width"]
+        finally:
+            services.nodes.detach("node-b")
+        await page.close()

@@ -1,7 +1,7 @@
 // Adding a camera (URL, credentials, "Test connection" before saving) and editing one:
 // recording, retention, sub stream, detection; its zones (zones.js); deleting it.
 import { api, problemDetail, signInAgain } from "/static/api.js";
-import { html, fill, goTo, useRef, useState } from "./lib.js";
+import { html, fill, goTo, useEffect, useRef, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { LABELS, ZoneEditor } from "./zones.js";
 
@@ -156,6 +156,7 @@ function formOf(camera) {
     motion_events: d ? d.motion_events : false,
     pre_seconds: d ? String(d.pre_seconds) : "5",
     post_seconds: d ? String(d.post_seconds) : "5",
+    pinned_node: camera.pinned_node || "",
   };
 }
 
@@ -172,6 +173,7 @@ function changes(camera, v) {
     if (v[key].trim() !== was[key]) out[key] = numberOrNull(v[key]);
   }
   if (v.sub_url.trim() !== was.sub_url) out.sub_url = v.sub_url.trim() || null;
+  if (v.pinned_node !== was.pinned_node) out.pinned_node = v.pinned_node || null;
   const detectionKeys = ["detection", "object_detection", "sensitivity", "motion_events", "pre_seconds", "post_seconds"];
   const labelsChanged = [...v.labels].sort().join() !== [...was.labels].sort().join();
   if (labelsChanged || detectionKeys.some((key) => v[key] !== was[key])) {
@@ -195,8 +197,8 @@ function Check({ id, label, checked, onChange }) {
     onChange=${(event) => onChange(event.target.checked)} /><label for=${id}>${label}</label></div>`;
 }
 
-function Select({ id, label, value, options, onChange, error }) {
-  return html`<${Field} id=${id} label=${label} error=${error}>
+function Select({ id, label, value, options, onChange, error, hint }) {
+  return html`<${Field} id=${id} label=${label} error=${error} hint=${hint}>
     ${(described) => html`<select id=${id} value=${value} aria-describedby=${described}
       onChange=${(event) => onChange(event.target.value)}>
       ${Object.entries(options).map(([key, words]) => html`<option value=${key}>${words}</option>`)}
@@ -232,6 +234,27 @@ function DeleteCamera({ camera }) {
   </section>`;
 }
 
+// The media nodes an admin may pin a camera to (from /api/system); none for others.
+function useNodes(me) {
+  const [nodes, setNodes] = useState([]);
+  useEffect(() => {
+    if (me.role !== "admin") return;
+    api("/api/system").then(async (response) => {
+      if (response.ok) setNodes((await response.json()).nodes.map((node) => node.name));
+    });
+  }, [me.role]);
+  return nodes;
+}
+
+// Where the camera records: shown once there is more than one node to choose from.
+function NodeChoice({ camera, nodes, value, error, onChange }) {
+  const names = [...new Set([...nodes, camera.node, ...(value ? [value] : [])])].sort();
+  if (names.length < 2) return "";
+  const options = { "": T.anyNode, ...Object.fromEntries(names.map((name) => [name, name])) };
+  return html`<${Select} id="cam-node" label=${T.mediaNode} value=${value} options=${options}
+    error=${error} hint=${fill(T.mediaNodeHint, { node: camera.node })} onChange=${onChange} />`;
+}
+
 export function CameraEdit({ camera: polled, me }) {
   // The camera as last saved here: the list's polling must not overwrite what is typed.
   const [camera, setCamera] = useState(polled);
@@ -239,6 +262,7 @@ export function CameraEdit({ camera: polled, me }) {
   const [errors, setErrors] = useState({ fields: {}, general: "" });
   const [message, setMessage] = useState("");
   const [busy, setBusy] = useState(false);
+  const nodes = useNodes(me);
   const set = (name) => (value) => {
     setMessage("");
     setValues({ ...values, [name]: value });
@@ -294,6 +318,8 @@ export function CameraEdit({ camera: polled, me }) {
           error=${f.retention_days} onInput=${set("retention_days")} />
         <${TextField} id="cam-event-retention" label=${T.eventRetentionDays} type="number"
           value=${values.event_retention_days} error=${f.event_retention_days} onInput=${set("event_retention_days")} />
+        <${NodeChoice} camera=${camera} nodes=${nodes} value=${values.pinned_node} error=${f.pinned_node}
+          onChange=${set("pinned_node")} />
       </section>
       <section class="camera-section">
         <h3>${T.detectionTitle}</h3>
