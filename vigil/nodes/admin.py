@@ -8,10 +8,13 @@ node's own last beat (alive, cameras recording, capacity, disk).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from nats.aio.client import Client
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
 
 from vigil.link.nats.connection import close_client, connect
@@ -44,10 +47,12 @@ class NodeView:
         return f"{life}, draining" if self.draining else life
 
 
-async def beats(settings: Settings) -> dict[str, Beat]:
-    """Every node's last beat, from the bus (LinkUnavailable if it cannot be reached)."""
+@contextlib.asynccontextmanager
+async def _bus(settings: Settings) -> AsyncIterator[Client | None]:
+    """A connection to the bus as the application, or None when none is configured."""
     if not settings.bus.url or settings.bus.password is None:
-        return {}
+        yield None
+        return
     client = await connect(
         settings.bus.url,
         APP_USER,
@@ -56,6 +61,16 @@ async def beats(settings: Settings) -> dict[str, Beat]:
         ca_file=settings.bus.tls_ca_file,
     )
     try:
+        yield client
+    finally:
+        await close_client(client)
+
+
+async def beats(settings: Settings) -> dict[str, Beat]:
+    """Every node's last beat, from the bus (LinkUnavailable if it cannot be reached)."""
+    async with _bus(settings) as client:
+        if client is None:
+            return {}
         try:
             kv = await client.jetstream().key_value(NODES_BUCKET)
             names = await kv.keys()
@@ -69,28 +84,15 @@ async def beats(settings: Settings) -> dict[str, Beat]:
                 continue
             found[name] = Beat.model_validate_json(entry.value or b"{}")
         return found
-    finally:
-        await close_client(client)
 
 
 async def forget_beat(settings: Settings, name: str) -> None:
     """Take the node's last beat out of the bucket, so no instance counts it any more."""
-    if not settings.bus.url or settings.bus.password is None:
-        return
-    client = await connect(
-        settings.bus.url,
-        APP_USER,
-        settings.bus.password.get_secret_value(),
-        "vigil-nodes",
-        ca_file=settings.bus.tls_ca_file,
-    )
-    try:
-        kv = await client.jetstream().key_value(NODES_BUCKET)
-        await kv.purge(name)
-    except BucketNotFoundError:
-        pass
-    finally:
-        await close_client(client)
+    async with _bus(settings) as client:
+        if client is None:
+            return
+        with contextlib.suppress(BucketNotFoundError):
+            await (await client.jetstream().key_value(NODES_BUCKET)).purge(name)
 
 
 class NodeAdmin:
