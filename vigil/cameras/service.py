@@ -109,7 +109,8 @@ class CameraService:
                     camera = await self._assign(camera_id, source)
                     with contextlib.suppress(UnknownNode, LinkUnavailable):
                         await self._nodes.node(source).apply_camera(self.store.config(camera))
-                    await target.remove_camera(camera_id, delete_footage=False)
+                    with contextlib.suppress(LinkUnavailable):  # gone: the leader stops it
+                        await target.remove_camera(camera_id, delete_footage=False)
                     return False
                 await asyncio.sleep(0.5)
         try:
