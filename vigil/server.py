@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
 from vigil import allocator
 from vigil.app import Services, start_services, stop_services
@@ -60,15 +61,16 @@ class HttpServer(uvicorn.Server):
         self.stop()
 
 
-async def serve_http(settings: Settings, services: Services) -> None:
-    """Serve the API until SIGINT/SIGTERM; the caller stops the services afterwards."""
+async def serve_http(settings: Settings, services: Services, app: FastAPI | None = None) -> None:
+    """Serve the API until SIGINT/SIGTERM; the caller stops the services afterwards.
+    ``app``: the API already made (making it holds the event loop for a moment)."""
     from vigil.api.app import create_app
 
     # Access lines (when a log configuration turns them on) and websockets' debug lines
     # carry link tokens and credentials: redacted, whoever set up logging.
     install_redaction()
     config = uvicorn.Config(
-        create_app(settings, services),
+        app if app is not None else create_app(settings, services),
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,

@@ -139,6 +139,7 @@ async def run_node(settings: Settings) -> None:
 
 async def run_app(settings: Settings) -> None:
     """The API and the pages, the database and the nodes' reports; no media here."""
+    from vigil.api.app import create_app
     from vigil.app import start_services, stop_services
     from vigil.server import serve_http
 
@@ -169,11 +170,14 @@ async def run_app(settings: Settings) -> None:
     )
     moving = asyncio.create_task(_every(1.0, placement.check), name="placement")
     try:
+        # Made first: it holds the loop for a moment (seconds on a loaded box), which
+        # would let a leadership just taken lapse.
+        api = create_app(settings, services)
         await server.start()
         await watcher.start()
         await leadership.start()
         log.info("Vigil at http://%s:%d/", settings.server.host, settings.server.port)
-        await serve_http(settings, services)
+        await serve_http(settings, services, api)
     finally:
         moving.cancel()
         await _bounded("hand-overs", placement.stop())
