@@ -94,6 +94,11 @@ BENCHES = [
         "--kills 1 --dead-seconds 3 --heartbeat-seconds 0.5 --settle-seconds 1",
         "streaming on the other node",
     ),
+    Bench(
+        "cluster_scale",
+        "--nodes 1 --cameras-per-node 2 --seconds 5 --warmup 1 --interval 1",
+        "app %/cam node %/cam",
+    ),
 ]
 # Modules that are not run on their own: a bench runs them.
 RUN_BY_OTHERS = {

@@ -63,6 +63,8 @@ class NatsServer:
     # With both, clients must speak TLS (and are told the server's certificate).
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # nats-server's HTTP monitoring (/varz, /connz) on this port of ``host``; None: off.
+    monitor_port: int | None = None
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,6 +86,8 @@ class NatsServer:
             "jetstream": {"store_dir": str(self.folder / "jetstream")},
             "authorization": {"users": users},
         }
+        if self.monitor_port is not None:
+            config["http_port"] = self.monitor_port
         if self.tls_cert_file is not None and self.tls_key_file is not None:
             config["tls"] = {
                 "cert_file": str(self.tls_cert_file),
