@@ -184,6 +184,8 @@ class LiveStream:
     viewer_skips: int = 3
     on_viewers: Callable[[int], None] | None = None  # told the count when it changes
     clock: Callable[[], float] = time.monotonic
+    # The number of a new HLS window's first segment (see HlsWindow).
+    hls_first: Callable[[], int] = lambda: 0
     start: StreamStart | None = None
     _gop: list[Fragment] = field(default_factory=list)
     _gop_bytes: int = 0
@@ -203,7 +205,7 @@ class LiveStream:
     bytes_read: int = 0  # from ffmpeg's pipe, over every run
 
     def __post_init__(self) -> None:
-        self._hls = HlsWindow(self.hls_segments)
+        self._hls = HlsWindow(self.hls_segments, self.hls_first())
         self._timeline = _Timeline(self.clock)
 
     # -- what the API asks
@@ -289,7 +291,7 @@ class LiveStream:
             viewer.close()
         self.start = None
         self._forget_picture()
-        self._hls = HlsWindow(self.hls_segments)
+        self._hls = HlsWindow(self.hls_segments, self.hls_first())
 
     # -- what ffmpeg writes
     async def consume(

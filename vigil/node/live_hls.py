@@ -24,15 +24,17 @@ class HlsSegment:
 class HlsWindow:
     """The last ``size`` complete GOPs of a live stream as an HLS media playlist."""
 
-    def __init__(self, size: int = 6) -> None:
+    def __init__(self, size: int = 6, first: int = 0) -> None:
+        """``first`` numbers the first segment and discontinuity: a window made afresh for a
+        stream that players may already follow starts above the numbers they have seen."""
         self._size = size
         self._segments: deque[HlsSegment] = deque()
         self._inits: dict[int, bytes] = {}
         self._generation = 0
         self._parts: list[bytes] = []
         self._seconds = 0.0
-        self._next_sequence = 0
-        self._discontinuity_sequence = 0
+        self._next_sequence = first
+        self._discontinuity_sequence = first
         self._pending_discontinuity = False
 
     def begin(self, generation: int, init: bytes) -> None:

@@ -39,10 +39,13 @@ from vigil.playback.fragments import FragmentIndex
 from vigil.playback.transcode import RecordedH264
 from vigil.secrets import SecretBox
 from vigil.settings import NodeSettings, RetentionSettings
+from vigil.tasks import cancel
 from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
+# How long a stopping node waits for its cameras' last statuses to reach the application.
+_LAST_STATUS_SECONDS = 2.0
 # Which node holds each of these cameras now, and under which assignment (absent: unknown).
 Holders = Callable[[list[int]], Awaitable[Mapping[int, tuple[str, int]]]]
 
@@ -116,6 +119,8 @@ class MediaNode:
         self._pool_error: str | None = None
         self._pool_lock = asyncio.Lock()
         self._last_status: dict[int, CameraStatus] = {}
+        self._unsent_status: set[int] = set()
+        self._status_sender: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -205,6 +210,11 @@ class MediaNode:
         await self._transcodes.close()
         with contextlib.suppress(Exception):
             await self.outbox.flush()
+        sender = self._status_sender  # the recorders' last statuses: a moment to go
+        if sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sender), _LAST_STATUS_SECONDS)
+            await cancel(sender)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -264,11 +274,14 @@ class MediaNode:
                 await self._stop_detection(config.id)
                 self._close_live(config.id)
                 self._close_detect(config.id)
-                await self.status_changed(
-                    CameraStatus(
-                        camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
-                    )
+                # Said before the command returns: whoever disabled it sees it disabled.
+                disabled = CameraStatus(
+                    camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
                 )
+                self._last_status[config.id] = disabled
+                with contextlib.suppress(LinkUnavailable):
+                    await self._app.report_status(self.name, disabled)
+                self._report_status(config.id)  # again, after any older one in flight
 
     async def remove_camera(self, camera_id: int, delete_footage: bool) -> None:
         if self._pushed is not None:
@@ -476,8 +489,27 @@ class MediaNode:
 
     async def status_changed(self, status: CameraStatus) -> None:
         self._last_status[status.camera_id] = status
-        with contextlib.suppress(LinkUnavailable):
-            await self._app.report_status(self.name, self._with_detection(status))
+        self._report_status(status.camera_id)
+
+    def _report_status(self, camera_id: int) -> None:
+        """Tell the application side the camera's newest status, in the background: a
+        recorder says its status after every segment it places, and an application side
+        that is slow or away must not hold up the recording. Of a camera's statuses only
+        the newest waits its turn; one the application side does not take is not sent
+        again (the next replaces it)."""
+        self._unsent_status.add(camera_id)
+        if self._status_sender is None or self._status_sender.done():
+            self._status_sender = asyncio.create_task(self._send_statuses(), name="statuses")
+
+    async def _send_statuses(self) -> None:
+        while self._unsent_status:
+            camera_id = min(self._unsent_status)
+            self._unsent_status.discard(camera_id)
+            status = self._last_status.get(camera_id)
+            if status is None:
+                continue  # removed meanwhile
+            with contextlib.suppress(LinkUnavailable):
+                await self._app.report_status(self.name, self._with_detection(status))
 
     # -- detection
     def _with_detection(self, status: CameraStatus) -> CameraStatus:
@@ -496,10 +528,8 @@ class MediaNode:
         )
 
     async def _detection_health_changed(self, camera_id: int) -> None:
-        status = self._last_status.get(camera_id)
-        if status is not None:
-            with contextlib.suppress(LinkUnavailable):
-                await self._app.report_status(self.name, self._with_detection(status))
+        if camera_id in self._last_status:
+            self._report_status(camera_id)
 
     async def _apply_detection(self, config: CameraConfig) -> None:
         """Start, restart or stop the camera's detection to match ``config``."""

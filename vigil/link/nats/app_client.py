@@ -112,10 +112,19 @@ class NatsAppSide:
 
     # -- best effort: a lost one is replaced by the next
     async def report_status(self, node: str, status: CameraStatus) -> None:
-        await self._ask(node, "report_status", {"status": status})
+        await self._tell(node, "report_status", {"status": status})
 
     async def camera_activity(self, node: str, activity: CameraActivity) -> None:
-        await self._ask(node, "camera_activity", {"activity": activity})
+        await self._tell(node, "camera_activity", {"activity": activity})
+
+    async def _tell(self, node: str, method: str, args: Mapping[str, Any]) -> None:
+        """A best-effort call: LinkUnavailable at once while the bus is away, not after the
+        call's time. A recorder reports its status after every segment it places: waiting
+        out ``seconds`` each time would hold its segments back for as long as the bus is
+        down (and keep the node from stopping)."""
+        if not self._client.is_connected:
+            raise LinkUnavailable("the bus is away")
+        await self._ask(node, method, args)
 
     # -- reports, kept on the stream until an application instance has applied them
     async def segments_recorded(self, node: str, segments: list[SegmentRecord]) -> None:

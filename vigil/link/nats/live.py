@@ -41,6 +41,10 @@ LEASE_SECONDS = 6.0
 _HEADROOM = 4096
 
 
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def live_subject(node: str, camera_id: int, variant: Variant) -> str:
     return f"{live(node, camera_id)}.{variant}"
 
@@ -140,7 +144,11 @@ class LiveMirror:
     refused: TranscodeLimit | None = None
 
     def __post_init__(self) -> None:
-        self.stream = LiveStream(self.camera_id)
+        # Its HLS window numbered from the wall clock (ms): when the camera moves to another
+        # node, or this instance restarts, the new mirror's window goes on above what players
+        # have seen instead of starting at 0 again, which they would take for old segments
+        # (RFC 8216: a playlist's media sequence never goes back).
+        self.stream = LiveStream(self.camera_id, hls_first=_wall_clock_ms)
         self._tasks.append(asyncio.create_task(self._run(), name="live-mirror"))
 
     async def close(self) -> None:
