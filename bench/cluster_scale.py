@@ -58,7 +58,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.failover import ADMIN, _env, _start, _until
+from bench.failover import ADMIN, _env, _start, _until, signed_in
 from bench.output import write_result
 from bench.proctree import SystemTracker, TreeTracker, window
 from vigil.link.nats.embedded import NatsServer, free_port
@@ -272,17 +272,7 @@ async def _drive(
     """Sign in, start the nodes, add the cameras, wait until they all stream and index,
     then measure."""
 
-    async def signed_in() -> bool:
-        try:
-            login = {"username": ADMIN[0], "password": ADMIN[1]}
-            ok = (await http.post("/api/auth/login", json=login)).status_code == 200
-        except httpx.TransportError:
-            return False
-        if ok:
-            http.headers["X-CSRF-Token"] = http.cookies["vigil_csrf"]
-        return ok
-
-    await _until("the app serves", signed_in, 90)
+    await _until("the app serves", signed_in(http), 90)
     start_nodes()
 
     async def all_joined() -> bool:

@@ -37,6 +37,22 @@ ADMIN = ("bench", "a long bench password")
 NODES = ("node-a", "node-b")
 
 
+def signed_in(http: httpx.AsyncClient) -> Callable[[], Awaitable[bool]]:
+    """A check that signs ``http`` in as the bench's admin, once the app serves."""
+
+    async def check() -> bool:
+        try:
+            login = {"username": ADMIN[0], "password": ADMIN[1]}
+            ok = (await http.post("/api/auth/login", json=login)).status_code == 200
+        except httpx.TransportError:
+            return False
+        if ok:
+            http.headers["X-CSRF-Token"] = http.cookies["vigil_csrf"]
+        return ok
+
+    return check
+
+
 def _env(data: Path, args: argparse.Namespace, **values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     return {
@@ -106,18 +122,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             processes[name] = _start(["node"], node_env(name), work / f"{name}.log")
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-
-                async def signed_in() -> bool:
-                    try:
-                        login = {"username": ADMIN[0], "password": ADMIN[1]}
-                        ok = (await http.post("/api/auth/login", json=login)).status_code == 200
-                    except httpx.TransportError:
-                        return False
-                    if ok:
-                        http.headers["X-CSRF-Token"] = http.cookies["vigil_csrf"]
-                    return ok
-
-                await _until("the app serves", signed_in, 60)
+                await _until("the app serves", signed_in(http), 60)
 
                 async def connected() -> set[str]:
                     system = (await http.get("/api/system")).json()

@@ -86,7 +86,7 @@ Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _ONE_LINE
 ]
 """A name: of a camera, site, group, organisation, API key, zone; a name given at sign-in."""
-NodeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+NodeName = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 """A media node's name (``node.name``)."""
 LongName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _ONE_LINE
