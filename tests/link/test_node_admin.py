@@ -143,6 +143,12 @@ async def test_nodes_are_listed_drained_with_no_gap_and_forgotten(
             assert len(spans["spans"]) == 1, spans["spans"]
             assert (await where(gate.json()["id"]))[0] == "node-b"  # not pinned: stays
 
+            def keys(folder: Path, node: str) -> set[str]:
+                """Storage keys of the node's finished segment files in ``folder``."""
+                root = data[node] / "recordings"
+                found = folder.rglob("*.mp4")
+                return {str(p.relative_to(root)) for p in found if ".incoming" not in p.parts}
+
             # node-b goes for good: its camera fails over to node-a; forgetting it needs
             # --footage while footage of it is indexed, then it is gone from the list.
             _stop(nodes["node-b"], logs["node-b"])
@@ -150,6 +156,15 @@ async def test_nodes_are_listed_drained_with_no_gap_and_forgotten(
                 "Gate fails over", lambda: streaming_on(gate.json()["id"], "node-a"), 60,
                 *logs.values(),
             )  # fmt: skip
+            # Once everything node-b reported is applied (in the field, forgetting comes
+            # long after a node went), `vigil nodes list` counts all its footage.
+            recorded_on_b = len(await _files(data["node-b"] / "recordings", 0))
+
+            async def all_of_b_indexed() -> bool:
+                footage = _row(_nodes(app_env, "list").stdout, "node-b")[6]
+                return footage.startswith(f"{recorded_on_b} (")
+
+            await _until("node-b's footage indexed", all_of_b_indexed, 30, *logs.values())
             kept = _nodes(app_env, "forget", "node-b")
             assert kept.returncode == 2
             assert "add --footage" in kept.stderr
@@ -157,16 +172,9 @@ async def test_nodes_are_listed_drained_with_no_gap_and_forgotten(
             assert forgotten.returncode == 0, forgotten.stderr
             assert "node node-b forgotten" in forgotten.stdout
             assert "node-b " not in _nodes(app_env, "list").stdout
-            listed = await http.get(
-                f"/api/cameras/{dock['id']}/vod.m3u8",
-                params={"start": iso(drain_at - 60_000), "end": iso(now_ms())},
-            )
-            assert listed.status_code == 200
-
-            def keys(folder: Path, node: str) -> set[str]:
-                root = data[node] / "recordings"
-                return {str(p.relative_to(root)) for p in folder.rglob("*.mp4")}
-
+            window = {"start": iso(drain_at - 60_000), "end": iso(now_ms())}
+            listed = await http.get(f"/api/cameras/{dock['id']}/vod.m3u8", params=window)
+            assert listed.status_code == 200, listed.text  # node-b's footage: none to ask
             assert not any(key in listed.text for key in keys(on_b, "node-b"))
             assert any(key in listed.text for key in keys(on_a, "node-a"))
     finally:

@@ -279,9 +279,11 @@ class MediaNode:
                     camera_id=config.id, state=CameraState.DISABLED, changed_ms=now_ms()
                 )
                 self._last_status[config.id] = disabled
+                sender = self._status_sender  # an older status in flight lands first
+                if sender is not None and not sender.done():
+                    await asyncio.shield(sender)
                 with contextlib.suppress(LinkUnavailable):
                     await self._app.report_status(self.name, disabled)
-                self._report_status(config.id)  # again, after any older one in flight
 
     async def remove_camera(self, camera_id: int, delete_footage: bool) -> None:
         if self._pushed is not None:
