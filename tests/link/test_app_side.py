@@ -108,7 +108,9 @@ async def app_side(
     await fresh_reports(app)
     try:
         async with app_server(app, services.nodes):
-            yield NatsAppSide(node, NODE, SECONDS)
+            asking = NatsAppSide(node, NODE, SECONDS)
+            await _answered(lambda: asking.camera_bytes(NODE, 0))  # routed to it by now
+            yield asking
     finally:
         await node.close()
         await app.close()
