@@ -38,6 +38,7 @@ from vigil.link.messages import (
     MotionSpan,
     SegmentRecord,
 )
+from vigil.link.nats import app_server as app_server_module
 from vigil.link.nats import wire
 from vigil.link.nats.app_client import NatsAppSide
 from vigil.link.nats.app_server import AppServer, set_up_reports
@@ -474,6 +475,85 @@ async def test_two_application_instances_apply_reports_in_the_order_sent(
     finally:
         await other.close()
     assert await indexed(services, camera_id) == [records[-1].path]
+
+
+class Held:
+    """The application side behind an instance that takes ``seconds`` over each report
+    (a slow database), or never returns from one (``seconds=None``: the instance hangs,
+    then dies); it counts the reports it was handed."""
+
+    def __init__(self, app: AppSide, seconds: float | None) -> None:
+        self._app = app
+        self._seconds = seconds
+        self.handed = 0
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self._app, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if name == "segments_recorded":
+                self.handed += 1
+                await asyncio.sleep(self._seconds if self._seconds is not None else 3600)
+            return await method(*args, **kwargs)
+
+        return call
+
+
+@SQLITE_ONLY
+async def test_a_report_held_by_a_slow_instance_is_applied_once_and_one_that_died_by_another(
+    bus: Client,
+    nats_server: NatsServer,
+    node_client: Client,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_server_module, "ACK_WAIT_SECONDS", 1.0)
+    await set_up_reports(bus.jetstream())
+    camera_id = await add_camera(services)
+    side = NatsAppSide(node_client, NODE, SECONDS)
+    other = await connect(nats_server.url, APP_USER, APP_PASSWORD, name="test-app-2")
+    slow = Held(services.nodes, seconds=3.0)  # three times as long as the bus waits
+    hung = Held(services.nodes, seconds=None)
+    try:
+        # Slow: the report stays the slow instance's, though the other one is idle.
+        async with app_server(other, cast(AppSide, slow)):
+            await side.segments_recorded(NODE, [segment(camera_id, 0)])
+
+            async def taken() -> bool:
+                return slow.handed == 1
+
+            await until("the slow instance takes the report", taken)
+            idle = Held(services.nodes, seconds=0)
+            async with app_server(bus, cast(AppSide, idle)):
+
+                async def slow_applied() -> bool:
+                    return await indexed(services, camera_id) == [segment(camera_id, 0).path]
+
+                await until("the slow instance applies it", slow_applied)
+            assert (slow.handed, idle.handed) == (1, 0)
+
+        # Died: an instance hangs over a report, then its connection is cut.
+        dying = await connect(nats_server.url, APP_USER, APP_PASSWORD, name="test-app-3")
+        hanging = AppServer(dying, cast(AppSide, hung), retry_seconds=RETRY)
+        await hanging.start()
+        await side.segments_recorded(NODE, [segment(camera_id, 1)])
+
+        async def hangs() -> bool:
+            return hung.handed == 1
+
+        await until("the hanging instance takes the report", hangs)
+        await dying.close()
+        cut = time.monotonic()
+        async with app_server(bus, services.nodes):
+
+            async def applied() -> bool:
+                return len(await indexed(services, camera_id)) == 2
+
+            await until("another instance applies it", applied)
+            assert time.monotonic() - cut < 5
+        await hanging.stop()
+    finally:
+        await other.close()
 
 
 @SQLITE_ONLY

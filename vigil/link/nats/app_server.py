@@ -46,6 +46,7 @@ from vigil.link.nats import wire
 from vigil.link.nats.app_client import HEADROOM, REPORTED, PathsPage
 from vigil.link.nats.subjects import REPORTS_STREAM, app_call, check_node_name, report
 from vigil.link.protocol import AppSide, LinkUnavailable
+from vigil.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ REPORTS = (
 # however long the bus was away) is stored once.
 DUPLICATE_WINDOW_SECONDS = 600.0
 # A report handed out and neither acknowledged nor refused in this long (its instance died)
-# goes to another instance.
-ACK_WAIT_SECONDS = 30.0
+# goes to another instance; the one applying it says it still is every third of this.
+ACK_WAIT_SECONDS = 6.0
 RETRY_SECONDS = 2.0  # a report the database could not take comes back after this long
 FETCH_SECONDS = 1.0  # how long a fetch waits for a report (and so how long stop() may take)
 # How long a question waits for the asking node's earlier reports to be applied (less
@@ -293,6 +294,7 @@ class AppServer:
             log.error("dropping a report on %s that cannot be read: %s", msg.subject, exc)
             await msg.term()
             return
+        working = asyncio.create_task(_still_applying(msg), name="nats-report-in-progress")
         try:
             await getattr(self._app, method)(node, **args)
         except LinkUnavailable as exc:
@@ -307,6 +309,8 @@ class AppServer:
             log.exception("applying %s failed; it comes back in %g s", msg.subject, self._retry)
             await msg.nak(delay=self._retry)
             return
+        finally:
+            await cancel(working)
         await msg.ack()
         self._back()
 
@@ -325,3 +329,12 @@ class AppServer:
         if self._away_since is not None:
             log.info("applying reports again after %.0f s", time.monotonic() - self._away_since)
             self._away_since = None
+
+
+async def _still_applying(msg: Msg) -> None:
+    """Keep ``msg`` handed to this instance while it is being applied (a slow database),
+    so that only an instance that died loses it to another."""
+    while True:
+        await asyncio.sleep(ACK_WAIT_SECONDS / 3)
+        with contextlib.suppress(nats.errors.Error):
+            await msg.in_progress()

@@ -9,6 +9,7 @@ caller keeps what it was sending and tries again, as with the in-process link.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
@@ -18,6 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError
+from nats.errors import Error as NatsError
 
 from vigil.link.messages import ProbeFailure
 from vigil.link.protocol import LinkUnavailable, MediaNotFound, ProbeFailed
@@ -125,7 +127,8 @@ class Responder:
 
     async def stop(self) -> None:
         if self._subscription is not None:
-            await self._subscription.unsubscribe()
+            with contextlib.suppress(NatsError):  # the connection closed already
+                await self._subscription.unsubscribe()
             self._subscription = None
         for task in list(self._tasks):
             task.cancel()
