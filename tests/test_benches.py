@@ -58,7 +58,7 @@ BENCHES = [
     Bench("seek", "--cameras 2 --days 1 --samples 5", "| | p50 |"),
     Bench(
         "soak",
-        "--minutes 0.5 --warmup-minutes 0.2 --sample-seconds 3 --cameras 1 --viewers 1",
+        "--minutes 0.25 --warmup-minutes 0.1 --sample-seconds 3 --cameras 1 --viewers 1",
         "MiB/hour",
         out="folder",
     ),

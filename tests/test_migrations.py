@@ -9,6 +9,7 @@ import sqlite3
 import warnings
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
@@ -17,6 +18,8 @@ from vigil.store.database import sync_url
 from vigil.store.migrate import upgrade
 from vigil.store.models import Base
 from vigil.store.segments import Interval, merge_spans
+
+pytestmark = pytest.mark.empty_database  # each test migrates its database itself
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:

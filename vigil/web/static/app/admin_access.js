@@ -28,11 +28,14 @@ async function setGrant(existing, subject, cameraGroupId, permissions) {
 // One cell: five boxes, saved on every change.
 function Cell({ label, grants, subject, cameraGroup, onSaved, announce }) {
   const stored = grants.map((g) => `${g.id}:${g.permissions.join()}`).join(" ");
-  // What was last ticked here, shown until the grants read back say so too.
+  // What was last ticked here, shown until the grants read back say so too. Grants read
+  // while a later tick is being saved are older than it: they do not untick it.
   const [ticked, setTicked] = useState(null);
-  useEffect(() => setTicked(null), [stored]);
-  const given = ticked || new Set(grants.flatMap((g) => g.permissions));
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (!busy) setTicked(null);
+  }, [stored]);
+  const given = ticked || new Set(grants.flatMap((g) => g.permissions));
   async function change(permission, on) {
     const next = new Set(given);
     if (on) next.add(permission);
