@@ -106,7 +106,7 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
         registry,
         settings.data_dir / "exports",
         ffmpeg,
-        runner=f"{socket.gethostname()}:{settings.server.port}",
+        runner=instance_name(settings),
     )
     await exports.start()
     auth = AuthService(settings.auth, db, box)
@@ -136,6 +136,12 @@ async def start_services(settings: Settings, with_node: bool = True) -> Services
     return services
 
 
+def instance_name(settings: Settings) -> str:
+    """This application instance's name in the work it claims (exports, library
+    processing): the same across its restarts, different from the other instances'."""
+    return f"{socket.gethostname()}:{settings.server.port}"
+
+
 async def start_library(settings: Settings, db: Database, cameras: CameraStore) -> LibraryService:
     """The media library: its stores (local or S3, hot and cold), search, processing."""
 
@@ -153,6 +159,7 @@ async def start_library(settings: Settings, db: Database, cameras: CameraStore) 
         camera_name,
         Lifecycle.from_settings(settings.library.storage, stores),
         Throttle.of_guesses_at("link", settings.auth),
+        runner=instance_name(settings),
     )
     await library.start()
     return library

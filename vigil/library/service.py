@@ -11,9 +11,9 @@ may not see, exactly as for what does not exist.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
+import socket
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from vigil.library.search import SearchIndex, SearchQuery
 from vigil.library.storage import BlobStore, Lifecycle, LocalStore, Tiered
 from vigil.library.zipstream import Entry
 from vigil.settings import AuthSettings
+from vigil.store.database import DatabaseUnavailable
 from vigil.store.library import (
     EventSummary,
     ItemNotFound,
@@ -40,10 +41,17 @@ from vigil.store.library import (
     Usage,
 )
 from vigil.store.models import LibraryEvent, MediaItem, ShareLink, Upload, UserGroup
+from vigil.tasks import cancel
 from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 _DAY_MS = 86_400_000
+# An instance processing an item says so every _BEAT_S; an item whose processor has been
+# silent for _ABANDONED_MS lost its instance, and any instance takes it up; each looks for
+# such items every _SWEEP_S.
+_BEAT_S = 10.0
+_ABANDONED_MS = 60_000
+_SWEEP_S = 30.0
 
 ItemListener = Callable[[MediaItem, LibraryEvent | None], Awaitable[None]]
 
@@ -170,7 +178,11 @@ class LibraryService:
         camera_names: Callable[[int], Awaitable[str | None]],
         lifecycle: Lifecycle | None = None,
         share_guesses: Throttle | None = None,
+        runner: str | None = None,
     ) -> None:
+        """``runner`` names this application instance in the items it processes; it should
+        stay the same across restarts (by default: the host's name), so that a restarted
+        instance takes up its own half-done items at once."""
         self.store = store
         # Guesses at share links' passwords: per link, per address and in all.
         self.share_guesses = share_guesses or Throttle.of_guesses_at("link", AuthSettings())
@@ -180,23 +192,29 @@ class LibraryService:
         self._work = work_dir
         self._camera_names = camera_names
         self.listeners: list[ItemListener] = []  # new items, e.g. for notifications
+        self.runner = runner or socket.gethostname()
         self._queue: asyncio.Queue[int] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._queued: set[int] = set()
+        self._processing: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._writes: set[asyncio.Future[MediaItem]] = set()  # progress being written
 
     # -- life cycle
     async def start(self) -> None:
-        """Process what an earlier run left half done, then whatever comes."""
+        """Process what an earlier run (or an instance that died) left half done, then
+        whatever comes."""
         self._work.mkdir(parents=True, exist_ok=True)
-        for item in await self.store.with_status("processing"):
-            self._queue.put_nowait(item.id)
-        self._task = asyncio.create_task(self._worker(), name="library-processing")
+        await self._sweep()
+        self._tasks = [
+            asyncio.create_task(self._worker(), name="library-processing"),
+            asyncio.create_task(self._beating(), name="library-processing-beat"),
+            asyncio.create_task(self._sweeping(), name="library-processing-sweep"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            await cancel(task)
+        self._tasks = []
         await self.stores.close()
 
     async def idle(self) -> None:
@@ -434,6 +452,8 @@ class LibraryService:
             sha256=sha256,
             status="processing",
             progress=0.0,
+            runner=self.runner,  # this instance's from the start: its file is not in yet
+            beat_at=now,
             storage=self.stores.hot.name,
             key="",
             stored_bytes=0,
@@ -447,7 +467,7 @@ class LibraryService:
         size = await self.stores.hot.take_file(key, path)
         item = await self.store.update_item(item.id, key=key, stored_bytes=size)
         await self._index(item)
-        self._queue.put_nowait(item.id)
+        self._enqueue(item.id)
         await self._announce(item)
         return item
 
@@ -480,15 +500,47 @@ class LibraryService:
                 log.exception("library item listener failed")
 
     # -- processing
+    def _enqueue(self, item_id: int) -> None:
+        if item_id not in self._queued and item_id != self._processing:
+            self._queued.add(item_id)
+            self._queue.put_nowait(item_id)
+
     async def _worker(self) -> None:
         while True:
             item_id = await self._queue.get()
+            self._queued.discard(item_id)
+            self._processing = item_id
             try:
-                await self._process(item_id)
+                if await self.store.claim(item_id, self.runner, now_ms() - _ABANDONED_MS):
+                    await self._process(item_id)
             except Exception:
                 log.exception("library item %s: processing failed", item_id)
             finally:
+                self._processing = None
                 self._queue.task_done()
+
+    async def _beating(self) -> None:
+        while True:
+            await asyncio.sleep(_BEAT_S)
+            if self._processing is not None:
+                try:
+                    await self.store.beat([self._processing], self.runner)
+                except DatabaseUnavailable as exc:
+                    log.warning("library item %s: processing, not said: %s", self._processing, exc)
+
+    async def _sweep(self) -> None:
+        """Queue the items to process that nobody processes: those of an instance that
+        died (or of this one before it restarted), and any this one missed."""
+        for item_id in await self.store.unclaimed(self.runner, now_ms() - _ABANDONED_MS):
+            self._enqueue(item_id)
+
+    async def _sweeping(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_S)
+            try:
+                await self._sweep()
+            except DatabaseUnavailable as exc:
+                log.debug("library processing not swept: %s", exc)
 
     async def _process(self, item_id: int) -> None:
         item = (await self.store.items([item_id])).get(item_id)

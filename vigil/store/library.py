@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from vigil.store.database import Database
 from vigil.store.models import (
@@ -25,6 +25,16 @@ from vigil.store.models import (
     UserGroup,
 )
 from vigil.timeutil import now_ms
+
+
+def _unprocessed(runner: str, silent_before_ms: int) -> ColumnElement[bool]:
+    """An item to process that no other instance is processing now."""
+    return (
+        MediaItem.runner.is_(None)
+        | (MediaItem.runner == runner)
+        | MediaItem.beat_at.is_(None)
+        | (MediaItem.beat_at < silent_before_ms)
+    )
 
 
 class LibraryEventNotFound(Exception):
@@ -220,6 +230,42 @@ class LibraryStore:
             )
             .order_by(MediaItem.created_at)
             .limit(limit)
+        )
+        async with self._db.read() as session:
+            return list(await session.scalars(query))
+
+    async def claim(self, item_id: int, runner: str, silent_before_ms: int) -> bool:
+        """Take an item to process for ``runner``: one nobody processes, ``runner``'s own
+        (from before it restarted), or one whose processor fell silent before
+        ``silent_before_ms``. One statement, so of several application instances at once
+        exactly one gets it. Whether this one did."""
+        free = _unprocessed(runner, silent_before_ms)
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(MediaItem)
+                .where(MediaItem.id == item_id, MediaItem.status == "processing", free)
+                .values(runner=runner, beat_at=now_ms())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def beat(self, item_ids: Sequence[int], runner: str) -> None:
+        """``runner`` is still processing these items."""
+        if not item_ids:
+            return
+        async with self._db.write() as session:
+            await session.execute(
+                update(MediaItem)
+                .where(MediaItem.id.in_(set(item_ids)), MediaItem.runner == runner)
+                .values(beat_at=now_ms())
+            )
+
+    async def unclaimed(self, runner: str, silent_before_ms: int) -> list[int]:
+        """Items to process that nobody is processing: as :meth:`claim` would take them."""
+        free = _unprocessed(runner, silent_before_ms)
+        query = (
+            select(MediaItem.id)
+            .where(MediaItem.status == "processing", free)
+            .order_by(MediaItem.id)
         )
         async with self._db.read() as session:
             return list(await session.scalars(query))

@@ -508,6 +508,10 @@ class MediaItem(Base):
     poster_key: Mapped[str | None] = mapped_column(String(500))
     thumb_key: Mapped[str | None] = mapped_column(String(500))
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # all its files
+    # While processing: which application instance does it, and when it last said so (an
+    # item whose processor has fallen silent is taken up by another instance).
+    runner: Mapped[str | None] = mapped_column(String(200))
+    beat_at: Mapped[int | None] = mapped_column(BigInteger)
     views: Mapped[int] = mapped_column(Integer, default=0)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
