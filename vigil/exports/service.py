@@ -39,7 +39,7 @@ from vigil.store.database import DatabaseUnavailable
 from vigil.store.exports import ExportNotFound, ExportStore
 from vigil.store.models import Camera, Export, Segment
 from vigil.store.segments import SegmentIndex
-from vigil.tasks import cancel
+from vigil.tasks import cancel, every
 from vigil.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,11 @@ class ExportService:
         await self._sweep()
         for n in range(self._workers):
             self._tasks.append(asyncio.create_task(self._work(), name=f"exports-{n}"))
-        self._tasks.append(asyncio.create_task(self._sweeping(), name="exports-sweep"))
+        self._tasks.append(
+            asyncio.create_task(
+                every(_SWEEP_S, self._sweep, log, "exports sweep"), name="exports-sweep"
+            )
+        )
 
     async def stop(self) -> None:
         """Stop the workers; an export cut short is queued again at the next start."""
@@ -278,14 +282,6 @@ class ExportService:
             if export.id not in self._waiting and export.id not in self._running:
                 self._waiting.add(export.id)
                 self._queue.put_nowait(export.id)
-
-    async def _sweeping(self) -> None:
-        while True:
-            await asyncio.sleep(_SWEEP_S)
-            try:
-                await self._sweep()
-            except DatabaseUnavailable as exc:
-                log.debug("exports not swept: %s", exc)
 
     async def _fail(self, export_id: int, reason: str) -> None:
         log.warning("export %d failed: %s", export_id, reason)

@@ -41,7 +41,7 @@ from vigil.store.library import (
     Usage,
 )
 from vigil.store.models import LibraryEvent, MediaItem, ShareLink, Upload, UserGroup
-from vigil.tasks import cancel
+from vigil.tasks import cancel, every
 from vigil.timeutil import now_ms
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,10 @@ class LibraryService:
         self._tasks = [
             asyncio.create_task(self._worker(), name="library-processing"),
             asyncio.create_task(self._beating(), name="library-processing-beat"),
-            asyncio.create_task(self._sweeping(), name="library-processing-sweep"),
+            asyncio.create_task(
+                every(_SWEEP_S, self._sweep, log, "library processing sweep"),
+                name="library-processing-sweep",
+            ),
         ]
 
     async def stop(self) -> None:
@@ -533,14 +536,6 @@ class LibraryService:
         died (or of this one before it restarted), and any this one missed."""
         for item_id in await self.store.unclaimed(self.runner, now_ms() - _ABANDONED_MS):
             self._enqueue(item_id)
-
-    async def _sweeping(self) -> None:
-        while True:
-            await asyncio.sleep(_SWEEP_S)
-            try:
-                await self._sweep()
-            except DatabaseUnavailable as exc:
-                log.debug("library processing not swept: %s", exc)
 
     async def _process(self, item_id: int) -> None:
         item = (await self.store.items([item_id])).get(item_id)
