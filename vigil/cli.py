@@ -34,6 +34,9 @@ cli.add_typer(nodes_cli, name="nodes")
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file", dir_okay=False)
 ]
+HostOption = Annotated[str | None, typer.Option(help="address to listen on")]
+PortOption = Annotated[int | None, typer.Option(help="port to listen on")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="log at debug level too")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -66,9 +69,9 @@ def _logging(verbose: bool) -> None:
 @cli.command()
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the application server and a media node in one process."""
     from vigil.media.ffmpeg import FfmpegUnusable
@@ -89,7 +92,7 @@ def demo(
     ),
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     cameras: Annotated[int, typer.Option(min=1, max=64, help="simulated cameras")] = 4,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Serve with simulated cameras recording, on SQLite in DATA_DIR; ready in seconds."""
     from vigil.demo import run_demo
@@ -107,9 +110,9 @@ def demo(
 @cli.command()
 def app(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the application server alone: its media nodes join it over the bus."""
     from vigil.link.nats.processes import BusNotConfigured, run_app
@@ -126,7 +129,7 @@ def app(
 @cli.command()
 def node(
     config: ConfigOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a media node alone: it dials the bus and listens on no port."""
     from vigil.link.nats.processes import BusNotConfigured, run_node
@@ -146,7 +149,7 @@ def bus(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 4222,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a NATS server for the application and the nodes in bus.node_passwords."""
     from vigil.link.nats.embedded import NatsServerMissing
