@@ -6,15 +6,17 @@ import asyncio
 import time
 from pathlib import Path
 
+from sqlalchemy import update
+
 from tests.conftest import TEST_ORG
 from tests.exports.conftest import AddFootage
 from vigil.app import Services
 from vigil.exports.job import CameraJob, export_camera, pin_sources
 from vigil.exports.manifest import verify
-from vigil.exports.service import ExportService
+from vigil.exports.service import ExportRequest, ExportService
 from vigil.media.ffmpeg import find_ffmpeg
 from vigil.settings import Settings
-from vigil.store.models import Export
+from vigil.store.models import Export, Segment
 from vigil.timeutil import now_ms
 
 
@@ -120,3 +122,34 @@ async def test_of_several_instances_one_runs_an_export_and_a_dead_ones_are_taken
         assert (await store.get(raced.id)).status == "running"
     finally:
         await other.stop()
+
+
+async def test_a_camera_that_moved_between_nodes_within_the_range_is_exported_whole(
+    services: Services, add_footage: AddFootage
+) -> None:
+    """Its segments are on two nodes: no node has them all, so the application side cuts
+    it from copies of both nodes' (the node "elsewhere" serves the same folder here)."""
+    camera = await add_footage(0)
+    moved_at = camera.segments[3].start_ms
+    async with services.db.write() as session:
+        await session.execute(
+            update(Segment)
+            .where(Segment.camera_id == camera.id, Segment.start_ms >= moved_at)
+            .values(node="elsewhere")
+        )
+    assert services.node is not None
+    services.nodes.attach("elsewhere", services.node)
+    start, end = camera.start_ms + 500, camera.segments[5].end_ms
+    export = await services.exports.create(
+        ExportRequest([camera.id], start, end, False, None, TEST_ORG, "local")
+    )
+    deadline = time.monotonic() + 30
+    while (current := await services.exports.store.get(export.id)).status != "done":
+        assert current.status != "failed", current.error
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    manifest, problems = verify(services.exports.folder(export.id))
+    assert problems == []
+    assert manifest is not None
+    [made] = manifest.files
+    assert [s.storage_key for s in made.sources] == [r.path for r in camera.segments[:6]]

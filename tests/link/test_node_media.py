@@ -9,6 +9,7 @@ application side asking through it).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import os
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from tests.backends import SQLITE_ONLY
 from tests.link.conftest import APP_PASSWORD, answering
 from vigil.api.relay import relay_file
 from vigil.app import Services
+from vigil.exports.media import video_span
+from vigil.link.messages import CutOrder, CutSource, CutState
 from vigil.link.nats.connection import connect
 from vigil.link.nats.embedded import NatsServer
 from vigil.link.nats.node_client import NatsNodeSide
@@ -31,6 +34,7 @@ from vigil.node.layout import segment_key
 from vigil.playback.fragments import FragmentCache, read_fragment_index
 from vigil.playback.retime import read_range_shifted
 from vigil.settings import Settings
+from vigil.timeutil import iso
 
 pytestmark = SQLITE_ONLY  # nothing here touches the database
 
@@ -212,6 +216,77 @@ async def test_a_recording_converted_to_h264_reads_back_in_two_parts(
         assert frames == sum(1 for _ in original.decode(video=0)) == 20
     with pytest.raises(MediaNotFound):
         await node_side.convert_h264("1/../../vigil.db", "hevc")
+
+
+CUT = "export-1-camera-1"
+START = 1_796_000_000_000  # the recorded segment's start
+
+
+def cut_order(key: str, start_ms: int, end_ms: int) -> CutOrder:
+    source = CutSource(path=key, start_ms=START, end_ms=START + 2000, height=None)
+    return CutOrder(
+        camera_id=1,
+        camera_name="Gate",
+        start_ms=start_ms,
+        end_ms=end_ms,
+        burn_in=False,
+        sources=[source],
+    )
+
+
+async def cut_done(node_side: NodeSide, key: str) -> CutState:
+    for _ in range(200):
+        state = await node_side.cut_state(key)
+        if state.state != "running":
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"cut {key} still running")
+
+
+async def test_a_cut_is_made_on_the_node_and_reads_back_whole(
+    node_side: NodeSide, recorded: tuple[str, Path], tmp_path: Path
+) -> None:
+    key, _ = recorded
+    order = cut_order(key, START + 500, START + 1500)
+    assert (await node_side.start_cut(CUT, order)).state in ("running", "done")
+    assert (await node_side.start_cut(CUT, order)).state in ("running", "done")  # the same one
+    state = await cut_done(node_side, CUT)
+    assert state.state == "done", state.error
+    assert state.file is not None
+    assert [s.storage_key for s in state.file.sources] == [key]
+    data = b""
+    while len(data) < state.file.size:
+        data += await node_side.read_cut(CUT, len(data), len(data) + READ_LIMIT - 1)
+    assert hashlib.sha256(data).hexdigest() == state.file.sha256
+    cut = tmp_path / state.file.name
+    cut.write_bytes(data)
+    # It starts at the instant asked for, covers the range, and says what a player shows.
+    span = video_span(cut)
+    assert state.file.first_instant == iso(START + 500)
+    assert state.file.last_instant == iso(START + 500 + span.duration_ms)
+    assert span.duration_ms >= 1000
+    await node_side.drop_cut(CUT)
+    assert (await node_side.cut_state(CUT)).state == "unknown"
+    with pytest.raises(MediaNotFound):
+        await node_side.read_cut(CUT, 0, 10)
+
+
+async def test_a_cut_says_why_it_failed_and_takes_only_a_cuts_key(
+    node_side: NodeSide, recorded: tuple[str, Path]
+) -> None:
+    order = cut_order("1/2026-12-06/19/never-recorded.mp4", START, START + 1000)
+    await node_side.start_cut(CUT, order)
+    state = await cut_done(node_side, CUT)
+    assert (state.state, state.error) == ("failed", "no footage of camera 1 is left in the range")
+    escaping = cut_order("1/../../vigil.db", START, START + 1000)
+    await node_side.start_cut("export-2-camera-1", escaping)
+    assert (await cut_done(node_side, "export-2-camera-1")).state == "failed"
+    for bad in ("../recordings", "", "Export-1", "a/b", "x" * 81):
+        with pytest.raises(ValueError, match="not a cut's key"):
+            await node_side.start_cut(bad, cut_order(recorded[0], START, START + 1000))
+        with pytest.raises(ValueError, match="not a cut's key"):
+            await node_side.cut_state(bad)
+    await node_side.drop_cut(CUT)
 
 
 async def test_a_node_away_from_the_bus_is_unavailable_not_missing(

@@ -4,6 +4,8 @@ they play again, unchanged, when it is back."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,9 +14,12 @@ import pytest
 
 from tests.api.conftest import Footage, add_camera, admin, app, client, dead_url, footage
 from tests.backends import SQLITE_ONLY
+from tests.conftest import TEST_ORG
 from tests.link.conftest import APP_PASSWORD, answering
 from vigil.app import Services
 from vigil.exports.job import CameraJob, export_camera, pin_sources
+from vigil.exports.manifest import verify
+from vigil.exports.service import ExportRequest
 from vigil.link.nats.connection import connect
 from vigil.link.nats.embedded import NatsServer
 from vigil.link.nats.node_client import NatsNodeSide
@@ -96,3 +101,38 @@ async def test_an_export_reads_a_remote_nodes_footage_through_the_bus(
         out = await export_camera(job, work, tmp_path, find_ffmpeg(), lambda _: None)
         assert (tmp_path / out.name).stat().st_size == out.size
         assert [s.storage_key for s in out.sources] == [s.path for s in segments]
+
+
+async def test_an_export_of_a_remote_camera_is_cut_on_its_node_and_its_copy_checked(
+    footage: Footage,
+    services: Services,
+    nats_server: NatsServer,
+    remote: NatsNodeSide,
+    settings: Settings,
+) -> None:
+    base = footage.base_ms
+    reads: list[str] = []
+    read_file = remote.read_file
+
+    async def counted(path: str, first: int, last: int, shift_us: int = 0) -> bytes:
+        reads.append(path)
+        return await read_file(path, first, last, shift_us)
+
+    remote.read_file = counted  # type: ignore[method-assign]
+    async with answering(nats_server, services.node.name, services.node, remote):
+        export = await services.exports.create(
+            ExportRequest([footage.camera_id], base + 1000, base + 5000, False, None, TEST_ORG, "t")
+        )
+        for _ in range(300):
+            export = await services.exports.store.get(export.id)
+            if export.status in ("done", "failed"):
+                break
+            await asyncio.sleep(0.1)
+    assert export.status == "done", export.error
+    [made] = export.files
+    folder = services.exports.folder(export.id)
+    data = (folder / made["name"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == made["sha256"]
+    assert verify(folder)[1] == []  # the manifest and sums hold
+    assert reads == []  # no recording crossed the bus: the node cut it, and sent the cut
+    assert list((settings.state_dir / "node" / "cuts").iterdir()) == []  # and dropped it

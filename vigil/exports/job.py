@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from vigil.exports.concat import Piece, concat_script, timeline_us
 from vigil.exports.ffmpeg import BurnIn, export_args, file_stamp, run_ffmpeg
 from vigil.exports.manifest import ExportedFile, Gap, SourceSegment, sha256_file
 from vigil.exports.media import first_frame_from, video_span
+from vigil.link.messages import CutSource
 from vigil.link.protocol import READ_LIMIT, MediaNotFound, NodeSide
 from vigil.store.models import Segment
 from vigil.store.segments import Interval, find_gaps, merge_spans
@@ -35,8 +36,17 @@ class FootageGone(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PinnedSource:
-    segment: Segment
+    segment: CutSource
     path: Path  # the export's own link or copy
+
+
+def cut_source(segment: Segment) -> CutSource:
+    return CutSource(
+        path=segment.path,
+        start_ms=segment.start_ms,
+        end_ms=segment.end_ms,
+        height=segment.height,
+    )
 
 
 def _pin(src: Path, dst: Path) -> None:
@@ -46,6 +56,23 @@ def _pin(src: Path, dst: Path) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
         shutil.copyfile(src, dst)
+
+
+def pin_local(
+    sources: Sequence[CutSource], file_of: Callable[[str], Path], work_dir: Path
+) -> list[PinnedSource]:
+    """Each source's file (``file_of`` its storage key) hard-linked into ``work_dir``, so
+    that retention cannot take it while the export runs; one already gone is left out."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    pinned: list[PinnedSource] = []
+    for index, source in enumerate(sources):
+        dst = work_dir / f"{index:06d}.mp4"
+        try:
+            _pin(file_of(source.path), dst)
+        except (FileNotFoundError, MediaNotFound):
+            continue
+        pinned.append(PinnedSource(source, dst))
+    return pinned
 
 
 async def pin_sources(
@@ -63,20 +90,21 @@ async def pin_sources(
             try:
                 await asyncio.to_thread(_pin, node.recording_file(seg.path), dst)
             except MediaNotFound:  # not on this machine
-                await _fetch(node, seg.path, dst)
+                await fetch(node.read_file, seg.path, await node.file_size(seg.path), dst)
         except (FileNotFoundError, MediaNotFound):
             continue
-        pinned.append(PinnedSource(seg, dst))
+        pinned.append(PinnedSource(cut_source(seg), dst))
     return pinned
 
 
-async def _fetch(node: NodeSide, key: str, dst: Path) -> None:
-    """Copy the node's file ``key`` to ``dst``, a read at a time."""
-    size = await node.file_size(key)
+async def fetch(
+    read: Callable[[str, int, int], Awaitable[bytes]], key: str, size: int, dst: Path
+) -> None:
+    """Copy the ``size`` bytes of a node's file ``key`` to ``dst``, a read at a time."""
     with dst.open("wb") as out:
         at = 0
         while at < size:
-            data = await node.read_file(key, at, min(at + READ_LIMIT, size) - 1)
+            data = await read(key, at, min(at + READ_LIMIT, size) - 1)
             if not data:
                 raise MediaNotFound(f"{key}: ended at {at} of {size} bytes")
             await asyncio.to_thread(out.write, data)

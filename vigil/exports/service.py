@@ -16,22 +16,31 @@ import contextlib
 import logging
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from vigil import __version__
 from vigil.exports.ffmpeg import FfmpegFailed
-from vigil.exports.job import CameraJob, FootageGone, export_camera, pin_sources
+from vigil.exports.job import (
+    CameraJob,
+    FootageGone,
+    cut_source,
+    export_camera,
+    fetch,
+    pin_sources,
+)
 from vigil.exports.manifest import (
     CUSTODY_FILES,
     ExportedFile,
     Manifest,
+    sha256_file,
     write_manifest,
 )
 from vigil.exports.media import UnreadableMedia
-from vigil.link.protocol import LinkUnavailable, NodeSide
+from vigil.link.messages import CutOrder
+from vigil.link.protocol import LinkUnavailable, MediaNotFound, NodeSide
 from vigil.media.ffmpeg import version_line
 from vigil.nodes.registry import NodeRegistry, UnknownNode
 from vigil.store.cameras import CameraNotFound, CameraStore
@@ -54,6 +63,7 @@ _PROGRESS_EVERY_S = 0.5
 _BEAT_S = 10.0
 _ABANDONED_MS = 60_000
 _SWEEP_S = 30.0
+_CUT_RESTARTS = 2  # a node that restarts mid-cut is asked again, this many times
 
 
 class NoFootage(Exception):
@@ -232,7 +242,14 @@ class ExportService:
         beating = asyncio.create_task(self._beat(export_id), name=f"export-{export_id}-beat")
         try:
             files = await self._export(export)
-        except (FootageGone, FfmpegFailed, UnreadableMedia, CameraNotFound, UnknownNode) as exc:
+        except (
+            FootageGone,
+            FfmpegFailed,
+            UnreadableMedia,
+            CameraNotFound,
+            UnknownNode,
+            CutFailed,
+        ) as exc:
             await self._fail(export_id, str(exc))
             return
         except LinkUnavailable as exc:
@@ -290,21 +307,42 @@ class ExportService:
         await self.store.update(export_id, status="failed", error=reason, finished_at=now_ms())
 
     async def _export(self, export: Export) -> list[ExportedFile]:
+        """Each camera's part cut where its footage is: on its node, which this instance
+        then copies the file from, or (for a camera that moved between nodes within the
+        range) here, from copies of its segments."""
         folder = self.folder(export.id)
         work = folder / _WORK
         await asyncio.to_thread(shutil.rmtree, work, True)
-        jobs: list[CameraJob] = []
-        # Every camera's sources are pinned before any ffmpeg runs.
+        folder.mkdir(parents=True, exist_ok=True)
+        parts: list[CameraJob | _NodeCut] = []
+        # Every camera's sources are pinned before any ffmpeg runs: a node pins a cut's
+        # as it starts it.
         for camera_id in export.camera_ids:
             camera = await self._cameras.get(camera_id)
             segments = await self._segments.in_range(camera_id, export.start_ms, export.end_ms)
+            on = {s.node for s in segments}
+            if len(on) == 1:
+                order = CutOrder(
+                    camera_id=camera.id,
+                    camera_name=camera.name,
+                    start_ms=export.start_ms,
+                    end_ms=export.end_ms,
+                    burn_in=export.burn_in,
+                    sources=[cut_source(s) for s in segments],
+                )
+                cut = _NodeCut(
+                    f"export-{export.id}-camera-{camera.id}", self._node_of(segments[0]), order
+                )
+                await cut.start()
+                parts.append(cut)
+                continue
             sources = await pin_sources(segments, self._node_of, work / str(camera_id))
-            jobs.append(
+            parts.append(
                 CameraJob(
                     camera.id, camera.name, export.start_ms, export.end_ms, sources, export.burn_in
                 )
             )
-        total_ms = sum(j.planned_ms for j in jobs if j.sources) or 1
+        total_ms = sum(p.planned_ms for p in parts if isinstance(p, _NodeCut) or p.sources) or 1
         done_ms = 0
         progress = 0.0
 
@@ -323,17 +361,21 @@ class ExportService:
         publisher = asyncio.create_task(publish(), name=f"export-{export.id}-progress")
         files: list[ExportedFile] = []
         try:
-            for job in jobs:
-                out = await export_camera(
-                    job, work / str(job.camera_id), folder, self._ffmpeg, report
-                )
+            for part in parts:
+                if isinstance(part, _NodeCut):
+                    out = await part.finish(folder, report)
+                else:
+                    out = await export_camera(
+                        part, work / str(part.camera_id), folder, self._ffmpeg, report
+                    )
                 files.append(out)
-                done_ms += job.planned_ms
+                done_ms += part.planned_ms
                 report(0)
         finally:
-            publisher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await publisher
+            await cancel(publisher)
+            for part in parts:
+                if isinstance(part, _NodeCut):
+                    await part.drop()
         manifest = Manifest(
             export_id=export.id,
             title=export.title,
@@ -351,3 +393,66 @@ class ExportService:
 
     def _node_of(self, segment: Segment) -> NodeSide:
         return self._nodes.node(segment.node)  # UnknownNode: the export fails, saying so
+
+
+class CutFailed(Exception):
+    """A node could not cut a camera's part; the message says why."""
+
+
+class _NodeCut:
+    """A camera's part of an export, cut by the node that recorded it (``vigil.node.cuts``)
+    and copied here once done."""
+
+    def __init__(self, key: str, node: NodeSide, order: CutOrder) -> None:
+        self.key = key
+        self._node = node
+        self._order = order
+        first, last = order.sources[0], order.sources[-1]
+        self.planned_ms = max(
+            min(order.end_ms, last.end_ms) - max(order.start_ms, first.start_ms), 1
+        )
+
+    async def start(self) -> None:
+        await self._node.start_cut(self.key, self._order)
+
+    async def finish(self, folder: Path, report: Callable[[float], None]) -> ExportedFile:
+        """Wait for the cut, then bring its file into ``folder`` (moved, from a node in
+        this process; else copied through the link and checked against its hash)."""
+        state = await self._node.cut_state(self.key)
+        restarts = 0
+        while state.state != "done":
+            if state.state == "failed":
+                raise CutFailed(
+                    state.error or f"the node could not cut camera {self._order.camera_id}"
+                )
+            if state.state == "unknown":  # the node restarted: its cuts went with it
+                restarts += 1
+                if restarts > _CUT_RESTARTS:
+                    raise CutFailed(f"the node lost the cut of camera {self._order.camera_id}")
+                state = await self._node.start_cut(self.key, self._order)
+                continue
+            report(state.seconds)
+            await asyncio.sleep(_PROGRESS_EVERY_S)
+            state = await self._node.cut_state(self.key)
+        assert state.file is not None
+        file = state.file
+        target = folder / file.name
+        try:
+            local = self._node.cut_file(self.key)
+        except MediaNotFound:
+            try:
+                await fetch(self._node.read_cut, self.key, file.size, target)
+            except MediaNotFound as exc:  # the node restarted meanwhile
+                raise CutFailed(f"the node lost the cut of {file.name}: {exc}") from None
+            if await asyncio.to_thread(sha256_file, target) != file.sha256:
+                raise CutFailed(f"the copy of {file.name} does not match the node's") from None
+        else:
+            await asyncio.to_thread(shutil.move, local, target)
+        return file
+
+    async def drop(self) -> None:
+        """Best effort: a node away keeps the cut until it restarts."""
+        try:
+            await self._node.drop_cut(self.key)
+        except (LinkUnavailable, ValueError) as exc:
+            log.warning("cut %s not dropped: %s", self.key, exc)

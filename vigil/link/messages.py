@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.detect.settings import DetectionSettings
+from vigil.exports.manifest import ExportedFile
 
 
 class Message(BaseModel):
@@ -217,3 +219,33 @@ class SourceProbe(Message):
 
     video: VideoInfo
     audio: AudioInfo | None = None
+
+
+class CutSource(Message):
+    """A recorded segment an export's cut reads."""
+
+    path: str  # its storage key on the node
+    start_ms: int
+    end_ms: int
+    height: int | None = None
+
+
+class CutOrder(Message):
+    """One camera's part of an export, for the node that recorded it to cut."""
+
+    camera_id: int
+    camera_name: str
+    start_ms: int
+    end_ms: int
+    burn_in: bool
+    sources: list[CutSource]
+
+
+class CutState(Message):
+    """Where a cut stands: ``seconds`` of it written so far; once done, its file (whose
+    ``name`` the application side saves it under); once failed, why."""
+
+    state: Literal["unknown", "running", "done", "failed"]
+    seconds: float = 0.0
+    error: str | None = None
+    file: ExportedFile | None = None

@@ -10,6 +10,8 @@ from vigil.link.messages import (
     CameraActivity,
     CameraConfig,
     CameraStatus,
+    CutOrder,
+    CutState,
     EventRecord,
     MotionSpan,
     ProbeFailure,
@@ -151,6 +153,28 @@ class NodeSide(Protocol):
 
     async def read_h264(self, path: str, part: H264Part, first: int, last: int) -> bytes:
         """Bytes ``[first, last]`` (at most ``READ_LIMIT``) of a part of that conversion."""
+        ...
+
+    # Exports' cuts, made where the footage is (vigil.node.cuts): each known by the
+    # application side's key; ValueError for a key that is not one.
+    async def start_cut(self, key: str, order: CutOrder) -> CutState:
+        """Start cutting ``order``, unless a cut of that key runs or is done already."""
+        ...
+
+    async def cut_state(self, key: str) -> CutState: ...
+
+    async def read_cut(self, key: str, first: int, last: int) -> bytes:
+        """Bytes ``[first, last]`` (at most ``READ_LIMIT``) of the finished cut's file;
+        MediaNotFound unless it is done."""
+        ...
+
+    def cut_file(self, key: str) -> Path:
+        """The finished cut's file, for an application side on the same machine to move;
+        MediaNotFound from a node on another machine (its file is read as above)."""
+        ...
+
+    async def drop_cut(self, key: str) -> None:
+        """Stop the cut if it runs, and delete it."""
         ...
 
     async def disk_usage(self) -> tuple[int, int, int]:

@@ -16,12 +16,15 @@ from vigil.link.messages import (
     CameraConfig,
     CameraState,
     CameraStatus,
+    CutOrder,
+    CutState,
     SegmentRecord,
     SourceProbe,
 )
 from vigil.link.protocol import AppSide, H264Part, LinkUnavailable
 from vigil.media.ffmpeg import find_ffmpeg
 from vigil.node.configs import ConfigCopy, node_box
+from vigil.node.cuts import Cuts
 from vigil.node.detect_stream import DetectStream
 from vigil.node.detection import CameraDetection, DetectionHealth
 from vigil.node.ffmpeg import detect_from_sub
@@ -108,6 +111,7 @@ class MediaNode:
         self.ffmpeg = find_ffmpeg(settings.ffmpeg)
         converter = RecordedH264(state_dir / "h264", self.ffmpeg, settings.max_transcodes)
         self.media = RecordedMedia(self.layout, converter)
+        self.cuts = Cuts(state_dir / "cuts", self.layout, self.ffmpeg)
         self._configs: dict[int, CameraConfig] = {}
         self._recorders: dict[int, CameraRecorder] = {}
         self._live: dict[int, LiveStream] = {}
@@ -128,6 +132,7 @@ class MediaNode:
     async def start(self) -> None:
         """Deliver what the last run left, reconcile disk and index, start recording: the
         cameras the application side has, or while it is away those of the node's copy."""
+        await self.cuts.open()
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         await self.outbox.flush()  # events the last run ended, if it could, go first
         # Whatever the last run left open it cannot end any more (it was killed).
@@ -208,6 +213,7 @@ class MediaNode:
         self._subs.clear()
         await asyncio.gather(*(sub.close() for sub in subs))
         await self._transcodes.close()
+        await self.cuts.close()
         with contextlib.suppress(Exception):
             await self.outbox.flush()
         sender = self._status_sender  # the recorders' last statuses: a moment to go
@@ -475,6 +481,21 @@ class MediaNode:
 
     async def read_h264(self, path: str, part: H264Part, first: int, last: int) -> bytes:
         return await self.media.read_h264(path, part, first, last)
+
+    async def start_cut(self, key: str, order: CutOrder) -> CutState:
+        return self.cuts.start(key, order)
+
+    async def cut_state(self, key: str) -> CutState:
+        return self.cuts.state(key)
+
+    async def read_cut(self, key: str, first: int, last: int) -> bytes:
+        return await self.cuts.read(key, first, last)
+
+    def cut_file(self, key: str) -> Path:
+        return self.cuts.local_file(key)
+
+    async def drop_cut(self, key: str) -> None:
+        await self.cuts.drop(key)
 
     async def disk_usage(self) -> tuple[int, int, int]:
         usage = await asyncio.to_thread(shutil.disk_usage, self.layout.root)

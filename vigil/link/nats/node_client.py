@@ -15,7 +15,7 @@ import pydantic_core
 from nats.aio.client import Client
 from pydantic import TypeAdapter
 
-from vigil.link.messages import CameraConfig, SourceProbe
+from vigil.link.messages import CameraConfig, CutOrder, CutState, SourceProbe
 from vigil.link.nats.live import LEASE_SECONDS, LiveMirror, Variant
 from vigil.link.nats.subjects import check_node_name, node_call
 from vigil.link.nats.wire import call
@@ -141,6 +141,21 @@ class NatsNodeSide:
             if len(part) < b - a + 1:
                 break
         return bytes(whole)
+
+    async def start_cut(self, key: str, order: CutOrder) -> CutState:
+        return CutState.model_validate_json(await self._call("start_cut", key=key, order=order))
+
+    async def cut_state(self, key: str) -> CutState:
+        return CutState.model_validate_json(await self._call("cut_state", key=key))
+
+    async def read_cut(self, key: str, first: int, last: int) -> bytes:
+        return await self._read("read_cut", first, last, key=key)
+
+    def cut_file(self, key: str) -> Any:
+        raise MediaNotFound(f"cut {key} is on node {self.name}, not on this machine")
+
+    async def drop_cut(self, key: str) -> None:
+        await self._call("drop_cut", key=key)
 
     async def disk_usage(self) -> tuple[int, int, int]:
         return _TRIPLE.validate_json(await self._call("disk_usage"))

@@ -13,7 +13,7 @@ from typing import Any
 from nats.aio.client import Client
 from pydantic import TypeAdapter
 
-from vigil.link.messages import CameraConfig
+from vigil.link.messages import CameraConfig, CutOrder
 from vigil.link.nats.live import LiveForwarder, Variant
 from vigil.link.nats.subjects import check_node_name, node_call
 from vigil.link.nats.wire import Handler, Responder, encode
@@ -40,6 +40,10 @@ class NodeServer:
             "preview": self._preview,
             "convert_h264": self._convert_h264,
             "read_h264": self._read_h264,
+            "start_cut": self._start_cut,
+            "cut_state": self._cut_state,
+            "read_cut": self._read_cut,
+            "drop_cut": self._drop_cut,
             "disk_usage": self._disk_usage,
             "probe_source": self._probe_source,
             "live_watch": self._live_watch,
@@ -104,6 +108,20 @@ class NodeServer:
         return await self._node.read_h264(
             str(args["path"]), part, int(args["first"]), int(args["last"])
         )
+
+    async def _start_cut(self, _: str, args: Mapping[str, Any]) -> bytes:
+        order = CutOrder.model_validate(args["order"])
+        return encode(await self._node.start_cut(str(args["key"]), order))
+
+    async def _cut_state(self, _: str, args: Mapping[str, Any]) -> bytes:
+        return encode(await self._node.cut_state(str(args["key"])))
+
+    async def _read_cut(self, _: str, args: Mapping[str, Any]) -> bytes:
+        return await self._node.read_cut(str(args["key"]), int(args["first"]), int(args["last"]))
+
+    async def _drop_cut(self, _: str, args: Mapping[str, Any]) -> bytes:
+        await self._node.drop_cut(str(args["key"]))
+        return b""
 
     async def _disk_usage(self, _: str, args: Mapping[str, Any]) -> bytes:
         return encode(await self._node.disk_usage())
