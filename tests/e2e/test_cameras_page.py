@@ -377,6 +377,7 @@ async def test_an_admin_pins_a_camera_to_a_media_node(
             await page.reload()
             assert await page.get_by_label("Media node").input_value() == "node-b"
             assert await serious_violations(page) == []
+            await shot(page, "camera-pinned-desk")
             await page.set_viewport_size(PHONE)
             await shot(page, "camera-pinned-phone")
             box = await page.get_by_label("Media node").bounding_box()
