@@ -24,7 +24,7 @@ from vigil.link.nats.connection import connect
 from vigil.link.nats.embedded import NatsServer
 from vigil.link.nats.node_client import NatsNodeSide
 from vigil.link.nats.subjects import APP_USER
-from vigil.media.ffmpeg import find_ffmpeg
+from vigil.media.ffmpeg import find_ffmpeg, version_line
 from vigil.settings import Settings
 from vigil.timeutil import iso
 
@@ -133,6 +133,9 @@ async def test_an_export_of_a_remote_camera_is_cut_on_its_node_and_its_copy_chec
     folder = services.exports.folder(export.id)
     data = (folder / made["name"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == made["sha256"]
-    assert verify(folder)[1] == []  # the manifest and sums hold
+    manifest, problems = verify(folder)
+    assert problems == []  # the manifest and sums hold
+    assert manifest is not None
+    assert manifest.ffmpeg_version == version_line(services.node.ffmpeg)  # the node's
     assert reads == []  # no recording crossed the bus: the node cut it, and sent the cut
     assert list((settings.state_dir / "node" / "cuts").iterdir()) == []  # and dropped it

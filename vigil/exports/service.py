@@ -308,20 +308,50 @@ class ExportService:
 
     async def _export(self, export: Export) -> list[ExportedFile]:
         """Each camera's part cut where its footage is: on its node, which this instance
-        then copies the file from, or (for a camera that moved between nodes within the
+        then takes the file from, or (for a camera that moved between nodes within the
         range) here, from copies of its segments."""
         folder = self.folder(export.id)
         work = folder / _WORK
         await asyncio.to_thread(shutil.rmtree, work, True)
         folder.mkdir(parents=True, exist_ok=True)
         parts: list[CameraJob | _NodeCut] = []
-        # Every camera's sources are pinned before any ffmpeg runs: a node pins a cut's
-        # as it starts it.
+        try:
+            await self._prepare(export, work, parts)
+            files = await self._cut(export, folder, work, parts)
+        finally:
+            for part in parts:
+                if isinstance(part, _NodeCut):
+                    await part.drop()
+        manifest = Manifest(
+            export_id=export.id,
+            title=export.title,
+            requested_start=iso(export.start_ms),
+            requested_end=iso(export.end_ms),
+            exported_by=export.requested_by,
+            exported_at=iso(now_ms()),
+            burn_in=export.burn_in,
+            vigil_version=__version__,
+            ffmpeg_version="; ".join(sorted(await self._versions(parts))),
+            files=files,
+        )
+        await asyncio.to_thread(write_manifest, folder, manifest)
+        return files
+
+    async def _versions(self, parts: Sequence[CameraJob | _NodeCut]) -> set[str]:
+        """The ffmpeg versions that cut the parts: the nodes' and, for a part cut here,
+        this instance's (one, unless the nodes run different ones)."""
+        versions = {p.ffmpeg_version for p in parts if isinstance(p, _NodeCut)}
+        if not all(isinstance(p, _NodeCut) for p in parts) or None in versions:
+            versions.add(await asyncio.to_thread(version_line, self._ffmpeg))
+        return {v for v in versions if v is not None}
+
+    async def _prepare(self, export: Export, work: Path, parts: list[CameraJob | _NodeCut]) -> None:
+        """Each camera's part into ``parts``, its sources pinned (a node pins a cut's as it
+        starts it): every camera's before any ffmpeg runs."""
         for camera_id in export.camera_ids:
             camera = await self._cameras.get(camera_id)
             segments = await self._segments.in_range(camera_id, export.start_ms, export.end_ms)
-            on = {s.node for s in segments}
-            if len(on) == 1:
+            if len({s.node for s in segments}) == 1:
                 order = CutOrder(
                     camera_id=camera.id,
                     camera_name=camera.name,
@@ -330,11 +360,10 @@ class ExportService:
                     burn_in=export.burn_in,
                     sources=[cut_source(s) for s in segments],
                 )
-                cut = _NodeCut(
-                    f"export-{export.id}-camera-{camera.id}", self._node_of(segments[0]), order
-                )
-                await cut.start()
+                key = f"export-{export.id}-camera-{camera.id}"
+                cut = _NodeCut(key, self._node_of(segments[0]), order)
                 parts.append(cut)
+                await cut.start()
                 continue
             sources = await pin_sources(segments, self._node_of, work / str(camera_id))
             parts.append(
@@ -342,6 +371,12 @@ class ExportService:
                     camera.id, camera.name, export.start_ms, export.end_ms, sources, export.burn_in
                 )
             )
+
+    async def _cut(
+        self, export: Export, folder: Path, work: Path, parts: list[CameraJob | _NodeCut]
+    ) -> list[ExportedFile]:
+        """Each part's file in ``folder``, one after the other, the export's progress
+        published as they go."""
         total_ms = sum(p.planned_ms for p in parts if isinstance(p, _NodeCut) or p.sources) or 1
         done_ms = 0
         progress = 0.0
@@ -373,22 +408,6 @@ class ExportService:
                 report(0)
         finally:
             await cancel(publisher)
-            for part in parts:
-                if isinstance(part, _NodeCut):
-                    await part.drop()
-        manifest = Manifest(
-            export_id=export.id,
-            title=export.title,
-            requested_start=iso(export.start_ms),
-            requested_end=iso(export.end_ms),
-            exported_by=export.requested_by,
-            exported_at=iso(now_ms()),
-            burn_in=export.burn_in,
-            vigil_version=__version__,
-            ffmpeg_version=await asyncio.to_thread(version_line, self._ffmpeg),
-            files=files,
-        )
-        await asyncio.to_thread(write_manifest, folder, manifest)
         return files
 
     def _node_of(self, segment: Segment) -> NodeSide:
@@ -407,6 +426,7 @@ class _NodeCut:
         self.key = key
         self._node = node
         self._order = order
+        self.ffmpeg_version: str | None = None  # once done
         first, last = order.sources[0], order.sources[-1]
         self.planned_ms = max(
             min(order.end_ms, last.end_ms) - max(order.start_ms, first.start_ms), 1
@@ -436,6 +456,7 @@ class _NodeCut:
             state = await self._node.cut_state(self.key)
         assert state.file is not None
         file = state.file
+        self.ffmpeg_version = state.ffmpeg_version
         target = folder / file.name
         try:
             local = self._node.cut_file(self.key)

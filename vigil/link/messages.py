@@ -249,3 +249,4 @@ class CutState(Message):
     seconds: float = 0.0
     error: str | None = None
     file: ExportedFile | None = None
+    ffmpeg_version: str | None = None  # of the ffmpeg that cut it (for the manifest)

@@ -23,6 +23,7 @@ from vigil.exports.job import CameraJob, FootageGone, export_camera, pin_local
 from vigil.exports.media import UnreadableMedia
 from vigil.link.messages import CutOrder, CutState
 from vigil.link.protocol import MediaNotFound, check_read
+from vigil.media.ffmpeg import version_line
 from vigil.node.layout import RecordingsLayout
 from vigil.tasks import cancel
 
@@ -135,7 +136,10 @@ class Cuts:
                 state="failed", error=f"cannot write the cut: {exc.strerror or exc}"
             )
         else:
-            self._states[key] = CutState(state="done", seconds=seconds, file=file)
+            version = await asyncio.to_thread(version_line, self._ffmpeg)
+            self._states[key] = CutState(
+                state="done", seconds=seconds, file=file, ffmpeg_version=version
+            )
             log.info("cut %s: done, %d bytes", key, file.size)
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
