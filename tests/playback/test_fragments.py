@@ -70,6 +70,24 @@ def test_the_cache_reads_a_file_once_until_it_changes(segment: Path) -> None:
     assert len(cache) == 2
 
 
+def test_the_cache_forgets_indexes_unused_for_a_while(tmp_path: Path, segment: Path) -> None:
+    now = [0.0]
+    cache = FragmentCache(capacity=10, max_idle_seconds=60, clock=lambda: now[0])
+    copies = [tmp_path / f"{n}.mp4" for n in range(3)]
+    for copy in copies:
+        copy.write_bytes(segment.read_bytes())
+    first = cache.get(copies[0])
+    now[0] = 30
+    cache.get(copies[1])
+    now[0] = 50
+    assert cache.get(copies[0]) is first  # used again: its hour starts again
+    now[0] = 100  # the second unused for 70 s, the first for 50
+    cache.get(copies[2])
+    assert len(cache) == 2
+    assert cache.get(copies[0]) is first
+    assert len(cache) == 2  # the second one was the one forgotten
+
+
 def test_every_fragment_knows_where_its_decode_time_lies(segment: Path) -> None:
     index = read_fragment_index(segment)
     data = segment.read_bytes()

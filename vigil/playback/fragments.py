@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import struct
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -114,11 +116,23 @@ def read_fragment_index(path: Path) -> FragmentIndex:
 
 class FragmentCache:
     """Fragment indexes of recently used files, keyed by path, size and modification time, so
-    a changed file (a repaired one, a new file at the same path) is read again."""
+    a changed file (a repaired one, a new file at the same path) is read again. At most
+    ``capacity`` of them, and none unused for ``max_idle_seconds``: a node serving a few
+    cameras' recent footage keeps what it reads again, not a day of what it read once."""
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        max_idle_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, int, int], FragmentIndex] = OrderedDict()
+        self._max_idle = max_idle_seconds
+        self._clock = clock
+        # Least recently used first, each with when it was last used.
+        self._entries: OrderedDict[tuple[str, int, int], tuple[FragmentIndex, float]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def get(self, path: Path) -> FragmentIndex:
@@ -128,12 +142,19 @@ class FragmentCache:
         with self._lock:
             hit = self._entries.get(key)
             if hit is not None:
+                self._entries[key] = (hit[0], self._clock())
                 self._entries.move_to_end(key)
-                return hit
+                return hit[0]
         index = read_fragment_index(path)
         with self._lock:
-            self._entries[key] = index
+            now = self._clock()
+            self._entries[key] = (index, now)
             while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+            while self._entries:
+                _, (_, used) = next(iter(self._entries.items()))
+                if now - used <= self._max_idle:
+                    break
                 self._entries.popitem(last=False)
         return index
 
