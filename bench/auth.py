@@ -140,6 +140,17 @@ def server(data_dir: Path, port: int) -> Iterator[tuple[str, int]]:
         log.close()
 
 
+async def browser_cookies(base: str, username: str, password: str) -> list[dict[str, str]]:
+    """A session of ``username`` on the server at ``base``, as cookies for a browser context
+    (Playwright's ``add_cookies``)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        login = await http.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        login.raise_for_status()
+        return [{"name": c.name, "value": c.value or "", "url": base} for c in http.cookies.jar]
+
+
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)

@@ -39,11 +39,10 @@ from typing import Any
 if not __package__:  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 from playwright.async_api import Browser, async_playwright
 from tusclient import client as tus
 
-from bench.auth import free_port, server
+from bench.auth import browser_cookies, free_port, server
 from bench.output import write_result
 from bench.uploads import tiny_mp4
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -155,13 +154,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tuspy_s: list[float] = []
     load_before = os.getloadavg()
     with server(data_dir, free_port()) as (base, _pid):
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            login = await http.post(
-                "/api/auth/login", json={"username": "bench-admin", "password": PASSWORD}
-            )
-            login.raise_for_status()
-            jar = http.cookies.jar
-            cookies = [{"name": c.name, "value": c.value or "", "url": base} for c in jar]
+        cookies = await browser_cookies(base, "bench-admin", PASSWORD)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -71,6 +71,18 @@ async def test_create_read_update_delete(
     assert (await client.get("/api/cameras")).json() == []
 
 
+async def test_a_camera_added_after_the_newest_was_deleted_never_takes_its_id(
+    add_camera: AddCamera, client: httpx.AsyncClient
+) -> None:
+    """Its id names its recordings folder: taking a deleted camera's would mix footage (and
+    lose the new camera's first segments to the old one's deletion)."""
+    first = await add_camera()
+    newest = await add_camera()
+    assert (await client.delete(f"/api/cameras/{newest['id']}")).status_code == 204
+    again = await add_camera()
+    assert again["id"] > newest["id"] > first["id"]
+
+
 async def test_password_is_write_only(
     client: httpx.AsyncClient, add_camera: AddCamera, services: Services
 ) -> None:

@@ -73,6 +73,27 @@ def _create_admin(env: dict[str, str]) -> None:
     assert made.returncode == 0, made.stderr
 
 
+def _app_and_two_nodes(
+    tmp_path: Path, bus: NatsServer
+) -> tuple[
+    int,
+    subprocess.Popen[bytes],
+    dict[str, subprocess.Popen[bytes]],
+    dict[str, Path],
+    dict[str, Path],
+]:
+    """`vigil app` (an admin made, the newest schema) and nodes node-a and node-b, started:
+    the app's port, its process, the nodes' processes, everyone's logs, the nodes' data."""
+    port = free_port()
+    app_env = _app_env(tmp_path / "app", bus, port)
+    _create_admin(app_env)
+    logs = {name: tmp_path / f"{name}.log" for name in ("app", "node-a", "node-b")}
+    data = {name: tmp_path / name for name in ("node-a", "node-b")}
+    app = _start(["app"], app_env, logs["app"])
+    nodes = {name: _start(["node"], _node_env(data[name], bus, name), logs[name]) for name in data}
+    return port, app, nodes, logs, data
+
+
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -234,13 +255,7 @@ async def test_a_camera_records_on_its_node_and_plays_through_the_app(
 async def test_a_killed_nodes_cameras_record_on_another_and_it_takes_none_back(
     tmp_path: Path, bus: NatsServer, silent_sim: SimulatedCameras
 ) -> None:
-    port = free_port()
-    app_env = _app_env(tmp_path / "app", bus, port)
-    _create_admin(app_env)
-    logs = {name: tmp_path / f"{name}.log" for name in ("app", "node-a", "node-b")}
-    data = {name: tmp_path / name for name in ("node-a", "node-b")}
-    app = _start(["app"], app_env, logs["app"])
-    nodes = {name: _start(["node"], _node_env(data[name], bus, name), logs[name]) for name in data}
+    port, app, nodes, logs, data = _app_and_two_nodes(tmp_path, bus)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             await _until("the app serves", signed_in_to(http, app, logs["app"]), 60, logs["app"])
