@@ -3,7 +3,7 @@
 // #search (which the top bar and "/" open), #account or #admin); someone who must enrol in
 // two-factor sign-in first is shown enrolment. Pages speak only the public REST API.
 import { api, problemDetail, signInAgain } from "/static/api.js";
-import { html, render, useEffect, useState } from "./lib.js";
+import { html, render, useEffect, useLayoutEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { useCameras } from "./cameras.js";
 import { CameraTable } from "./table.js";
@@ -91,8 +91,9 @@ function Shell({ me }) {
   }, []);
   useEffect(() => {
     document.title = `${PAGES[page]} · ${S.appName}`;
-    revealCurrent();
   }, [page]);
+  // Before the browser paints: the bar never shows the new page's name cut for a frame.
+  useLayoutEffect(revealCurrent, [page]);
   let body;
   if (me.mfa_enrolment_required) body = html`<${AccountPage} me=${me} required />`;
   else if (page === "account") body = html`<${AccountPage} me=${me} />`;
