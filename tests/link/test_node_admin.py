@@ -13,17 +13,14 @@ from pathlib import Path
 import httpx
 
 from tests.link.test_processes import (
+    _app_and_two_nodes,
     _app_env,
-    _create_admin,
     _files,
-    _node_env,
-    _start,
     _stop,
     _until,
     bus,
     signed_in_to,
 )
-from tests.serve import free_port
 from vigil.link.nats.embedded import NatsServer
 from vigil.sim.runner import SimulatedCameras
 from vigil.timeutil import iso, now_ms
@@ -49,13 +46,8 @@ def _row(listing: str, node: str) -> list[str]:
 async def test_nodes_are_listed_drained_with_no_gap_and_forgotten(
     tmp_path: Path, bus: NatsServer, silent_sim: SimulatedCameras
 ) -> None:
-    port = free_port()
-    app_env = _app_env(tmp_path / "app", bus, port)
-    _create_admin(app_env)
-    logs = {name: tmp_path / f"{name}.log" for name in ("app", "node-a", "node-b")}
-    data = {name: tmp_path / name for name in ("node-a", "node-b")}
-    app = _start(["app"], app_env, logs["app"])
-    nodes = {name: _start(["node"], _node_env(data[name], bus, name), logs[name]) for name in data}
+    port, app, nodes, logs, data = _app_and_two_nodes(tmp_path, bus)
+    app_env = _app_env(tmp_path / "app", bus, port)  # for `vigil nodes`, as the app's
     url = silent_sim.urls[0]
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
