@@ -58,6 +58,13 @@ class NodeSettings(Section):
     reconnect_min_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
     outbox_retry_seconds: float = Field(default=2.0, gt=0)
+    live: Literal["on_demand", "always"] = Field(
+        default="on_demand",
+        description="live view of a recorded camera's main stream: a live-only ffmpeg (a "
+        "second camera connection, stream copy) started by the first viewer and stopped 10 s "
+        "after the last, so that recording costs what bare ffmpeg does; or written always "
+        "by the recording ffmpeg too (one connection, about 10 % more CPU a camera)",
+    )
     sub_streams: Literal["on_demand", "always"] = Field(
         default="on_demand",
         description="a camera's sub stream (for live grids): started by its first viewer and "

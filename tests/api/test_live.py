@@ -67,10 +67,18 @@ async def viewers(client: httpx.AsyncClient, camera_id: int) -> int:
 
 
 @SQLITE_ONLY
-async def test_twenty_viewers_share_one_camera_connection(
+async def test_twenty_viewers_share_one_live_connection(
     base_url: str, client: httpx.AsyncClient, add_camera: AddCamera, sim: SimulatedCameras
 ) -> None:
+    """Unwatched, a recorded camera has one connection (the recording's); its viewers, 20 of
+    them, share one more (node.live = "on_demand", the default), which ends once they left."""
     camera = await add_camera(main_url=sim.urls[0])
+
+    async def live_says() -> Json:
+        return (await client.get(f"/api/cameras/{camera['id']}/live/info")).json()
+
+    await eventually(live_says, lambda info: info["live"], 30, "the camera to stream")
+    assert sim.clients("cam1") == 1, "unwatched: the recording's connection only"
     url = await ws_url(client, base_url, camera["id"])
     sockets = [await connect(url, max_size=None) for _ in range(20)]
     try:
@@ -78,7 +86,7 @@ async def test_twenty_viewers_share_one_camera_connection(
             asyncio.gather(*(read_start(s, 8) for s in sockets)), timeout=30
         )
         assert await viewers(client, camera["id"]) == 20
-        assert sim.clients("cam1") == 1
+        assert sim.clients("cam1") == 2, "the recording's, and one for every viewer"
         for stream, init, fragments in starts:
             assert stream["type"] == "stream"
             assert stream["codecs"] == "avc1.4d400c,mp4a.40.2"
@@ -98,6 +106,11 @@ async def test_twenty_viewers_share_one_camera_connection(
     await eventually(
         lambda: viewers(client, camera["id"]), lambda n: n == 0, 10, "viewers to leave"
     )
+
+    async def connections() -> int:
+        return sim.clients("cam1")
+
+    await eventually(connections, lambda n: n == 1, 30, "live view's connection to end")
 
 
 @SQLITE_ONLY
@@ -128,7 +141,11 @@ async def test_viewers_that_vanish_mid_stream_leak_nothing(
     await crowd()
     await crowd()
     await eventually(leaks, lambda now: now <= before, 10, "tasks, fds and children as before")
-    assert sim.clients("cam2") == 1
+
+    async def connections() -> int:
+        return sim.clients("cam2")
+
+    await eventually(connections, lambda n: n == 1, 30, "live view's connection to end")
 
 
 @SQLITE_ONLY
@@ -259,7 +276,7 @@ async def test_sub_stream_runs_only_while_watched(
     sim: SimulatedCameras,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("vigil.node.substream.IDLE_SECONDS", 0.5)
+    monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.5)
     camera = await add_camera(main_url=sim.urls[2], sub_url=sim.urls[3])
     main = await connect(await ws_url(client, base_url, camera["id"]), max_size=None)
     await read_start(main, 1)
@@ -278,7 +295,7 @@ async def test_sub_stream_runs_only_while_watched(
         return sim.clients("cam4")
 
     await eventually(sub_connections, lambda n: n == 0, 15, "the sub stream to stop")
-    assert sim.clients("cam3") == 1, "the main stream carries on"
+    assert sim.clients("cam3") == 2, "the main stream carries on (recording and live view)"
     await main.close()
 
 
@@ -294,7 +311,7 @@ async def test_sub_streams_kept_running_play_at_once_and_stop_with_their_camera(
     """With node.sub_streams = "always" a camera's sub stream runs with nobody watching, so a
     grid's first viewer gets its picture from the fragments already there; disabling the
     camera ends it."""
-    monkeypatch.setattr("vigil.node.substream.IDLE_SECONDS", 0.5)
+    monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.5)
     settings.node.sub_streams = "always"
     camera = await add_camera(main_url=sim.urls[2], sub_url=sim.urls[3])
 

@@ -24,6 +24,7 @@ from vigil.media.mp4 import boxes
 from vigil.node.live import Fragment, LiveStream, StreamStart, Viewer
 from vigil.node.pipes import LIVE_PIPE_BYTES, OutputPipe
 from vigil.node.snapshot import keyframe_jpeg
+from vigil.settings import Settings
 from vigil.sim.framecode import read_frame_code
 from vigil.sim.runner import SimulatedCameras
 from vigil.store.cameras import CameraFields
@@ -386,13 +387,20 @@ def camera_now(url: str) -> av.VideoFrame:
         return next(container.decode(video=0))
 
 
+@pytest.mark.parametrize("mode", ["always", "on_demand"])
 async def test_a_viewer_after_a_long_unwatched_time_sees_the_camera_as_it_is_now(
-    services: Services, sim: SimulatedCameras, monkeypatch: pytest.MonkeyPatch
+    mode: str,
+    settings: Settings,
+    services: Services,
+    sim: SimulatedCameras,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With real ffmpeg: the camera goes unwatched for a while (live view paused, ffmpeg's
-    fifo dropping packets), then a viewer comes; its first picture is what the camera sends
-    at that moment (the simulator's frame code), not one from before the pause."""
+    fifo dropping packets; or, on demand, no live ffmpeg at all), then a viewer comes; its
+    first picture is what the camera sends at that moment (the simulator's frame code), not
+    one from before."""
     monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.5)
+    settings.node.live = mode  # type: ignore[assignment]
     camera = await services.cameras.create(
         CameraFields(name="unwatched", main_url=sim.urls[1]), org_id=TEST_ORG
     )
@@ -400,7 +408,9 @@ async def test_a_viewer_after_a_long_unwatched_time_sees_the_camera_as_it_is_now
     assert services.node is not None
     live = services.node.live_stream(camera.id)
     assert live is not None
-    await eventually(paused(live), bool, 20, "live view to pause, nobody watching")
+    if mode == "always":
+        await eventually(paused(live), bool, 20, "live view to pause, nobody watching")
+    assert sim.clients(sim.names[1]) == 1, "unwatched: the recording's connection only"
     await asyncio.sleep(4.0)  # unwatched: what waits in the pipe grows old
     viewer = live.join()
     seen = read_frame_code(await first_picture(viewer))
@@ -413,12 +423,19 @@ async def test_a_viewer_after_a_long_unwatched_time_sees_the_camera_as_it_is_now
     assert behind <= 20 or behind >= loop - 15, f"first picture {behind} frames behind"
 
 
+@pytest.mark.parametrize("mode", ["always", "on_demand"])
 async def test_recording_loses_nothing_while_live_view_pauses_and_resumes(
-    services: Services, sim: SimulatedCameras, monkeypatch: pytest.MonkeyPatch
+    mode: str,
+    settings: Settings,
+    services: Services,
+    sim: SimulatedCameras,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Viewers come and go, live view pauses and resumes again and again: the camera's
-    segments follow each other without a hole and ffmpeg never restarts."""
+    """Viewers come and go, live view pauses and resumes (or, on demand, its own ffmpeg
+    starts and stops) again and again: the camera's segments follow each other without a
+    hole and the recording's ffmpeg never restarts."""
     monkeypatch.setattr("vigil.node.live.IDLE_SECONDS", 0.3)
+    settings.node.live = mode  # type: ignore[assignment]
     camera = await services.cameras.create(
         CameraFields(name="busy", main_url=sim.urls[2], segment_seconds=2), org_id=TEST_ORG
     )
@@ -426,14 +443,23 @@ async def test_recording_loses_nothing_while_live_view_pauses_and_resumes(
     assert services.node is not None
     live = services.node.live_stream(camera.id)
     assert live is not None
+    camera_name = sim.names[2]
+
+    async def idle() -> bool:
+        if mode == "always":
+            return live.paused
+        return sim.clients(camera_name) == 1  # the live view's ffmpeg has stopped
+
     for _ in range(5):
-        await eventually(paused(live), bool, 20, "live view to pause")
+        await eventually(idle, bool, 20, "live view to go idle")
         viewer = live.join()
         await first_picture(viewer)
+        assert sim.clients(camera_name) == (1 if mode == "always" else 2)
         viewer.close()
     assert await live.snapshot() is not None
-    await eventually(paused(live), bool, 20, "live view to pause")
-    assert live.pauses >= 6
+    await eventually(idle, bool, 20, "live view to go idle")
+    if mode == "always":
+        assert live.pauses >= 6
     segments = await wait_segments(services, camera.id, 4)
     await services.cameras.update(camera.id, {"enabled": False})
     segments = await segments_of(services, camera.id)

@@ -13,6 +13,9 @@ from vigil.link.messages import CameraConfig
 # Fragmented MP4: a segment cut short by a crash still plays up to its last fragment.
 FRAGMENTED_MP4 = "movflags=+frag_keyframe+empty_moov+default_base_moof"
 SUPPORTED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+# How long a live-only ffmpeg reads the stream to learn its codecs' parameters (microseconds;
+# ffmpeg's default is 5 s): enough when the stream's description carries them, as RTSP's does.
+QUICK_PROBE_US = 500_000
 # Live view: a fragment at each keyframe and at least every 200 ms, flushed at once, so a
 # browser is never more than a fragment behind the camera.
 _LIVE_MP4 = {
@@ -112,6 +115,9 @@ class RecordArgs:
     transcode_audio: bool = False
     # What the camera sends (ffmpeg's name), when known: H.265 is then tagged hvc1.
     video_codec: str | None = None
+    # A live-only run probes the stream for half a second, not ffmpeg's default 5 s (or
+    # 5 MB): its viewer waits for it. Off again after a run that never streamed.
+    quick_probe: bool = True
 
     def build(
         self,
@@ -141,10 +147,11 @@ class RecordArgs:
             "-progress", "pipe:2",
             "-stats_period", "1",
             *self._source(camera.main_url),
-            "-fflags", "+genpts",
-            "-i", url,
         ]  # fmt: skip
         detect = camera.detect if detect_fd is not None else None
+        if self.quick_probe and not record and detect is None:
+            args += ["-analyzeduration", str(QUICK_PROBE_US)]
+        args += ["-fflags", "+genpts", "-i", url]
         if detect is not None and detect_from_sub(camera):
             assert camera.sub_url is not None
             sub = url_with_credentials(camera.sub_url, camera.username, camera.password)

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vigil.media.fmp4 import InitInfo, parse_fragment, parse_init
 from vigil.media.mp4 import MalformedMp4
@@ -168,6 +169,20 @@ class Viewer:
         self._bytes = 0
 
 
+class Demand(Protocol):
+    """What starts a stream's ffmpeg when the stream is needed (see ``on_demand.py``)."""
+
+    @property
+    def running(self) -> bool:
+        """The stream's ffmpeg runs (or is starting)."""
+
+    def wanted(self) -> None:
+        """Someone needs the stream now: its ffmpeg runs, or starts."""
+
+    def upstream(self) -> bool:
+        """The camera sends pictures now, whether or not the stream's ffmpeg runs."""
+
+
 @dataclass(slots=True)
 class _Snapshot:
     keyframe: Fragment
@@ -183,6 +198,7 @@ class LiveStream:
     viewer_bytes: int = 4 * 1024 * 1024
     viewer_skips: int = 3
     on_viewers: Callable[[int], None] | None = None  # told the count when it changes
+    demand: Demand | None = None  # its ffmpeg runs only while the stream is needed
     clock: Callable[[], float] = time.monotonic
     # The number of a new HLS window's first segment (see HlsWindow).
     hls_first: Callable[[], int] = lambda: 0
@@ -219,8 +235,13 @@ class LiveStream:
 
     @property
     def has_picture(self) -> bool:
-        """ffmpeg runs and has sent a picture (whether or not the node reads it now)."""
-        return self.start is not None and self._pictures
+        """ffmpeg runs and has sent a picture (whether or not the node reads it now); for a
+        stream on demand whose ffmpeg is not running: the camera sends pictures, so the
+        stream would show them."""
+        if self.start is not None and self._pictures:
+            return True
+        demand = self.demand
+        return demand is not None and not demand.running and demand.upstream()
 
     def needed(self) -> bool:
         """Someone watches, or asked for live media within ``IDLE_SECONDS``."""
@@ -238,6 +259,8 @@ class LiveStream:
         self._viewers.add(viewer)
         if self.on_viewers is not None:
             self.on_viewers(len(self._viewers))
+        if self.demand is not None:
+            self.demand.wanted()
         if self.start is not None:
             viewer.push(self.start)
             for fragment in self._gop:
@@ -259,7 +282,7 @@ class LiveStream:
         self._want()
         playlist = self._hls.playlist(query)
         deadline = self.clock() + _FRESH_WAIT_SECONDS
-        while playlist is None and self._reading is not None and self.clock() < deadline:
+        while playlist is None and self._coming() and self.clock() < deadline:
             if not await self._next_keyframe(deadline - self.clock()):
                 break
             playlist = self._hls.playlist(query)
@@ -269,7 +292,7 @@ class LiveStream:
         """The last keyframe as JPEG (decoded once per keyframe); None before the first, or
         while ffmpeg is not running. After a pause it waits for the next fresh keyframe."""
         self._want()
-        if self._reading is not None and self.start is not None and not self._gop:
+        if not self._gop and (self.start is not None or self.demand is not None) and self._coming():
             await self._next_keyframe(_FRESH_WAIT_SECONDS)
         async with self._snapshot_lock:
             if self.start is None or not self._gop:
@@ -321,12 +344,22 @@ class LiveStream:
                 self._reading = None
             self._pictures = False
             self._forget_picture()  # ffmpeg exited: no stale picture is shown as the latest
+            if self.demand is not None:
+                self.start = None  # the next run, when someone needs it, is a new stream
 
     # -- reading on demand
     def _want(self) -> None:
         """Live media is needed now: read the pipe, and go on for ``IDLE_SECONDS``."""
         self._wanted_until = max(self._wanted_until, self.clock() + IDLE_SECONDS)
+        if self.demand is not None:
+            self.demand.wanted()
         self._resume()
+
+    def _coming(self) -> bool:
+        """A picture may come soon: ffmpeg runs, or is starting for a camera that streams."""
+        if self._reading is not None:
+            return True
+        return self.demand is not None and self.demand.upstream()
 
     def _wanted(self) -> bool:
         """Someone needs live media, or ffmpeg is stopping (it must write what it holds)."""

@@ -31,12 +31,12 @@ from vigil.node.ffmpeg import detect_from_sub
 from vigil.node.layout import SNAPSHOTS_DIR, RecordingsLayout, remove_segment_file
 from vigil.node.live import LiveStream
 from vigil.node.media import RecordedMedia
+from vigil.node.on_demand import UNREPORTED, OnDemandStream
 from vigil.node.outbox import Outbox
 from vigil.node.reconcile import reconcile_camera
 from vigil.node.recorder import CameraRecorder
 from vigil.node.retention import Retention, RetentionReport
 from vigil.node.source_probe import probe_source
-from vigil.node.substream import UNREPORTED, SubStream
 from vigil.node.transcode import Transcodes, same_source
 from vigil.playback.fragments import FragmentIndex
 from vigil.playback.transcode import RecordedH264
@@ -115,7 +115,8 @@ class MediaNode:
         self._configs: dict[int, CameraConfig] = {}
         self._recorders: dict[int, CameraRecorder] = {}
         self._live: dict[int, LiveStream] = {}
-        self._subs: dict[int, SubStream] = {}
+        self._subs: dict[int, OnDemandStream] = {}
+        self._mains: dict[int, OnDemandStream] = {}  # live view on demand (node.live)
         self._transcodes = Transcodes(self.ffmpeg, settings)
         self._detect: dict[int, DetectStream] = {}
         self._detection: dict[int, CameraDetection] = {}
@@ -209,9 +210,10 @@ class MediaNode:
         for detect in self._detect.values():
             detect.close()
         self._detect.clear()
-        subs = list(self._subs.values())
+        streams = [*self._subs.values(), *self._mains.values()]
         self._subs.clear()
-        await asyncio.gather(*(sub.close() for sub in subs))
+        self._mains.clear()
+        await asyncio.gather(*(stream.close() for stream in streams))
         await self._transcodes.close()
         await self.cuts.close()
         with contextlib.suppress(Exception):
@@ -250,6 +252,8 @@ class MediaNode:
             sub_same = same and old is not None and old.sub_url == config.sub_url
             if old is not None and not (config.enabled and same_source(old, config)):
                 await self._transcodes.remove(config.id)  # its viewers reconnect
+            if not self._live_on_demand(config) or (old and not same_source(old, config)):
+                await self._close_main(config.id)  # its viewers reconnect
             if old is not None and not _same_detect(old, config):
                 same = False
             sub = self._subs.get(config.id)
@@ -267,7 +271,11 @@ class MediaNode:
                 await self.outbox.flush()  # its last segment is indexed before we answer
             # An enabled camera's ffmpeg runs for live view even when it does not record.
             if config.enabled:
-                live = self._live.setdefault(config.id, LiveStream(config.id))
+                live = None
+                if self._live_on_demand(config):
+                    self._close_live(config.id)  # its viewers reconnect, to the stream on demand
+                else:
+                    live = self._live.setdefault(config.id, LiveStream(config.id))
                 recorder = self._new_recorder(config, live, self._detect_stream(config))
                 self._recorders[config.id] = recorder
                 recorder.start()
@@ -277,6 +285,7 @@ class MediaNode:
                 sub = self._subs.pop(config.id, None)
                 if sub is not None:
                     await sub.close()
+                await self._close_main(config.id)
                 await self._stop_detection(config.id)
                 self._close_live(config.id)
                 self._close_detect(config.id)
@@ -311,6 +320,7 @@ class MediaNode:
         sub = self._subs.pop(camera_id, None)
         if sub is not None:
             await sub.close()
+        await self._close_main(camera_id)
         await self._transcodes.remove(camera_id)
         if delete_footage:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
@@ -422,8 +432,11 @@ class MediaNode:
 
     def live_stream(self, camera_id: int, sub: bool = False) -> LiveStream | None:
         config = self._configs.get(camera_id)
-        if sub and config is not None and config.enabled and config.sub_url:
-            return self._sub_stream(config).stream
+        if config is not None and config.enabled:
+            if sub and config.sub_url:
+                return self._sub_stream(config).stream
+            if self._live_on_demand(config):
+                return self._main_stream(config).stream
         return self._live.get(camera_id)
 
     def transcoded_stream(self, camera_id: int) -> LiveStream | None:
@@ -437,10 +450,35 @@ class MediaNode:
         if config.sub_url and self._settings.sub_streams == "always":
             self._sub_stream(config).keep_running()
 
-    def _sub_stream(self, config: CameraConfig) -> SubStream:
+    def _sub_stream(self, config: CameraConfig) -> OnDemandStream:
         if config.id not in self._subs:
-            self._subs[config.id] = SubStream(config, self._live_only_recorder)
+            assert config.sub_url is not None
+            self._subs[config.id] = self._on_demand(config, config.sub_url, "sub stream")
         return self._subs[config.id]
+
+    def _live_on_demand(self, config: CameraConfig) -> bool:
+        """Whether the camera's live view is an ffmpeg of its own, run while watched
+        (``node.live = "on_demand"``), rather than an output of its recording ffmpeg."""
+        return config.enabled and config.recording and self._settings.live == "on_demand"
+
+    def _main_stream(self, config: CameraConfig) -> OnDemandStream:
+        if config.id not in self._mains:
+            self._mains[config.id] = self._on_demand(config, config.main_url, "live view")
+        return self._mains[config.id]
+
+    def _on_demand(self, config: CameraConfig, url: str, what: str) -> OnDemandStream:
+        camera_id = config.id
+
+        def camera_streams() -> bool:
+            recorder = self._recorders.get(camera_id)
+            return recorder is not None and recorder.status.state is CameraState.STREAMING
+
+        return OnDemandStream(config, url, self._live_only_recorder, what, camera_streams)
+
+    async def _close_main(self, camera_id: int) -> None:
+        main = self._mains.pop(camera_id, None)
+        if main is not None:
+            await main.close()
 
     def detect_frames(self, camera_id: int) -> DetectStream | None:
         """The camera's frames for detection; None unless it is enabled with detection on."""

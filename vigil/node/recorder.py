@@ -303,6 +303,8 @@ class CameraRecorder:
         nothing = self._no_data or reason in NOTHING_CAME
         if not self._streamed and nothing and self._status.state is CameraState.STALLED:
             self._stalled = True
+        if not self._streamed and self._args.quick_probe:
+            self._args = dataclasses.replace(self._args, quick_probe=False)  # ffmpeg's own
         silence = self._settings.stall_timeout_seconds
         if self._streamed and not self._no_data and reason == TIMED_OUT:
             # It streamed, then sent nothing until ffmpeg's own read timeout (`-timeout`) came

@@ -26,8 +26,7 @@ from vigil.node.ffmpeg import (
     source_options,
     url_with_credentials,
 )
-from vigil.node.live import LiveStream
-from vigil.node.substream import IDLE_SECONDS
+from vigil.node.live import IDLE_SECONDS, LiveStream
 from vigil.settings import NodeSettings
 
 log = logging.getLogger(__name__)
