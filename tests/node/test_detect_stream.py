@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import statistics
 import time
@@ -104,6 +105,21 @@ def test_detection_adds_one_decoded_output_and_keeps_recording_a_copy() -> None:
     ]  # fmt: skip
     no_sub = CAMERA.model_copy(update={"sub_url": None, "detect": DETECT})
     assert build(no_sub, detect_fd=6).count("-i") == 1
+
+
+def test_a_live_only_run_probes_briefly_and_a_recording_run_as_ffmpeg_does() -> None:
+    """Live view on demand (its viewer waits for the first picture) probes the stream for
+    half a second, not ffmpeg's 5 s; a run that failed with that goes back to the default."""
+    args = RecordArgs("ffmpeg", "tcp", 3.0)
+    live_only = args.build(CAMERA, Path("/rec/.incoming"), record=False, live_fd=5)
+    at = live_only.index("-i")
+    assert live_only[at - 4 : at] == ["-analyzeduration", "500000", "-fflags", "+genpts"]
+    assert "-analyzeduration" not in build(CAMERA), "recording: ffmpeg's own probe"
+    detecting = CAMERA.model_copy(update={"detect": DETECT})
+    not_recorded = args.build(detecting, Path("/rec/.incoming"), record=False, detect_fd=6)
+    assert "-analyzeduration" not in not_recorded, "detection decodes: ffmpeg's own probe"
+    fallback = dataclasses.replace(args, quick_probe=False)
+    assert "-analyzeduration" not in fallback.build(CAMERA, Path("/x"), record=False, live_fd=5)
 
 
 def test_detect_sizes_are_even_and_rates_bounded() -> None:

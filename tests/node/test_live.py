@@ -177,6 +177,55 @@ async def test_viewers_start_on_a_keyframe_and_follow_restarts(h264: bytes) -> N
     await second.exit()
 
 
+class Always:
+    """A stream's demand that says the camera streams (see on_demand.py)."""
+
+    running = True
+
+    def wanted(self) -> None:
+        return None
+
+    def upstream(self) -> bool:
+        return True
+
+
+async def test_a_run_still_stopping_never_mixes_into_the_next(h264: bytes) -> None:
+    """On demand, a viewer can come back while the last run's ffmpeg is still stopping: the
+    new run is the stream; what the old one still writes, and its end, change nothing."""
+    init, fragments = split(h264)
+    stream = LiveStream(camera_id=1, demand=Always())
+
+    def generation(number: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return stream.start is not None and stream.start.generation == number
+
+        return probe
+
+    old = FfmpegRun(stream, streaming=lambda: False)  # being stopped: read to its end
+    await old.push(init, *fragments[:5])
+    await eventually(generation(1), bool, 10, "the old run's stream")
+    viewer = stream.join()  # watching the old run, which is being stopped
+    before = [await asyncio.wait_for(viewer.get(), 5) for _ in range(6)]
+    assert [p.data for p in before if isinstance(p, Fragment)] == fragments[:5]
+    new = FfmpegRun(stream)
+    await new.push(init, fragments[10])
+    await eventually(generation(2), bool, 10, "the new run's stream")
+    await old.push(*fragments[5:7])  # the old ffmpeg writes its last bytes, then exits
+    await old.exit()
+    assert stream.start is not None
+    assert stream.start.generation == 2, "the new run's stream stays"
+    await new.push(fragments[11])
+    after = [await asyncio.wait_for(viewer.get(), 5) for _ in range(3)]
+    assert isinstance(after[0], StreamStart)
+    assert after[0].generation == 2
+    assert [p.data for p in after[1:] if isinstance(p, Fragment)] == fragments[10:12], (
+        "nothing of the old run in between"
+    )
+    viewer.close()
+    await new.exit()
+    assert stream.start is None, "an ended run on demand leaves no stream behind"
+
+
 async def test_a_slow_viewer_skips_to_a_keyframe_then_is_dropped(h264: bytes) -> None:
     init, fragments = split(h264)
     gops = [b"".join(fragments[i : i + 5]) for i in (0, 5, 10)]

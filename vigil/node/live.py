@@ -340,12 +340,14 @@ class LiveStream:
                     reading.data_received(chunk)
         finally:
             reading.stop()
+            # A stream on demand may have started its next run while this one was stopping:
+            # what that run set up stays.
             if self._reading is reading:
                 self._reading = None
-            self._pictures = False
-            self._forget_picture()  # ffmpeg exited: no stale picture is shown as the latest
-            if self.demand is not None:
-                self.start = None  # the next run, when someone needs it, is a new stream
+                self._pictures = False
+                self._forget_picture()  # ffmpeg exited: no stale picture is shown as the latest
+                if self.demand is not None:
+                    self.start = None  # the next run, when someone needs it, is a new stream
 
     # -- reading on demand
     def _want(self) -> None:
@@ -583,6 +585,8 @@ class _Reading(asyncio.Protocol):
         del buffer[:start]
 
     def _box(self, kind: bytes, box: bytes) -> None:
+        if self._stream._reading is not self:
+            return  # an ffmpeg that is stopping while the stream's next run has begun
         if kind == b"ftyp":
             self._head = box
             self._moof = None
