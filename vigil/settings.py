@@ -63,7 +63,7 @@ class NodeSettings(Section):
         description="live view of a recorded camera's main stream: a live-only ffmpeg (a "
         "second camera connection, stream copy) started by the first viewer and stopped 10 s "
         "after the last, so that recording costs what bare ffmpeg does; or written always "
-        "by the recording ffmpeg too (one connection, about 10 % more CPU a camera)",
+        "by the recording ffmpeg too (one connection, about 9 % more ffmpeg CPU a camera)",
     )
     sub_streams: Literal["on_demand", "always"] = Field(
         default="on_demand",

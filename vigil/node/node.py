@@ -252,7 +252,9 @@ class MediaNode:
             sub_same = same and old is not None and old.sub_url == config.sub_url
             if old is not None and not (config.enabled and same_source(old, config)):
                 await self._transcodes.remove(config.id)  # its viewers reconnect
-            if not self._live_on_demand(config) or (old and not same_source(old, config)):
+            if not self._live_on_demand(config) or (
+                old is not None and not same_source(old, config)
+            ):
                 await self._close_main(config.id)  # its viewers reconnect
             if old is not None and not _same_detect(old, config):
                 same = False
@@ -282,10 +284,7 @@ class MediaNode:
                 await self._apply_detection(config)
                 self._keep_sub_stream(config)
             else:
-                sub = self._subs.pop(config.id, None)
-                if sub is not None:
-                    await sub.close()
-                await self._close_main(config.id)
+                await self._close_on_demand(config.id)
                 await self._stop_detection(config.id)
                 self._close_live(config.id)
                 self._close_detect(config.id)
@@ -317,10 +316,7 @@ class MediaNode:
         self._close_live(camera_id)
         self._close_detect(camera_id)
         self._last_status.pop(camera_id, None)
-        sub = self._subs.pop(camera_id, None)
-        if sub is not None:
-            await sub.close()
-        await self._close_main(camera_id)
+        await self._close_on_demand(camera_id)
         await self._transcodes.remove(camera_id)
         if delete_footage:
             await asyncio.to_thread(shutil.rmtree, self.layout.camera_dir(camera_id), True)
@@ -479,6 +475,13 @@ class MediaNode:
         main = self._mains.pop(camera_id, None)
         if main is not None:
             await main.close()
+
+    async def _close_on_demand(self, camera_id: int) -> None:
+        """End the camera's sub stream and its live view on demand (it is off or gone)."""
+        sub = self._subs.pop(camera_id, None)
+        if sub is not None:
+            await sub.close()
+        await self._close_main(camera_id)
 
     def detect_frames(self, camera_id: int) -> DetectStream | None:
         """The camera's frames for detection; None unless it is enabled with detection on."""
