@@ -169,13 +169,14 @@ async def test_a_person_walking_into_the_driveway_is_an_event(
     monkeypatch.setattr(retention, "EVENTS_ONLY_MARGIN_MS", 0)
     node = services.node
     assert node is not None
-    before = await segments_of(services, camera["id"])
     footage_end = parse_instant(details["footage"]["end"])
     await asyncio.sleep(max(0.0, (footage_end + 3000 - now_ms()) / 1000))
+    before = await segments_of(services, camera["id"])
     report = await node.enforce_retention()
     assert report.by_mode > 0
     kept = await segments_of(services, camera["id"])
-    assert len(kept) < len(before)
+    # Recording goes on meanwhile: count what went of what was there.
+    assert {s.id for s in before} - {s.id for s in kept}
     windows = []
     listed = (await client.get("/api/events", params={"camera_id": camera["id"]})).json()
     for item in listed["events"]:

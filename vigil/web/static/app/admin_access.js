@@ -34,7 +34,7 @@ function Cell({ label, grants, subject, cameraGroup, onSaved, announce }) {
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     if (!busy) setTicked(null);
-  }, [stored]);
+  }, [stored, busy]);
   const given = ticked || new Set(grants.flatMap((g) => g.permissions));
   async function change(permission, on) {
     const next = new Set(given);
@@ -54,8 +54,10 @@ function Cell({ label, grants, subject, cameraGroup, onSaved, announce }) {
       setTicked(null);
       announce({ error: error.message });
     }
+    // Held until the grants are read back: a tick made before would act on the old ones
+    // (and make a second grant where the first was just made).
+    await onSaved();
     setBusy(false);
-    onSaved();
   }
   return html`<fieldset class="perms" disabled=${busy}>
     <legend class="visually-hidden">${fill(T.cellLegend, { who: label, group: cameraGroup.name })}</legend>

@@ -51,7 +51,6 @@ export async function call(path, { method = "GET", body, secretCheck = false } =
 // nothing is asked.
 export function useResource(path) {
   const [state, setState] = useState({ data: null, error: null });
-  const [round, setRound] = useState(0);
   useEffect(() => {
     if (path === null) return undefined;
     let live = true;
@@ -62,8 +61,16 @@ export function useResource(path) {
     return () => {
       live = false;
     };
-  }, [path, round]);
-  return { ...state, reload: () => setRound((n) => n + 1) };
+  }, [path]);
+  // reload's promise settles once the new answer is in the state.
+  const reload = () =>
+    path === null
+      ? Promise.resolve()
+      : call(path).then(
+          (data) => setState({ data, error: null }),
+          (error) => setState((old) => ({ data: old.data, error: error.message })),
+        );
+  return { ...state, reload };
 }
 
 // A problem in words: the fields the API refused, else its detail.
