@@ -66,6 +66,8 @@ from bench.soak_server import growth
 from vigil.sim.runner import SimulatedCameras
 
 MIB = 2**20
+INSIDE = "inside.jsonl"  # what the server holds, seen from inside (soak_server.watch_inside)
+INSIDE_KEYS = ("malloc_in_use", "malloc_free", "malloc_mmapped", "sqlite")
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 
 
@@ -165,8 +167,11 @@ async def live_viewer(
 # -- sampling -----------------------------------------------------------------------------
 
 
-def sample(process: psutil.Process, started: float, trace_file: Path | None) -> dict[str, Any]:
-    """The server process now: memory, descriptors, threads, children, CPU seconds."""
+def sample(
+    process: psutil.Process, started: float, folder: Path, trace_file: Path | None
+) -> dict[str, Any]:
+    """The server process now: memory, descriptors, threads, children, CPU seconds; and the
+    last line of what it holds, seen from inside (``soak_server.watch_inside``)."""
     with process.oneshot():
         memory = process.memory_full_info()
         times = process.cpu_times()
@@ -191,6 +196,11 @@ def sample(process: psutil.Process, started: float, trace_file: Path | None) -> 
             point["tree_pss"] += pss
             if "python" in child.name():
                 point["workers_pss"] += pss
+    inside = folder / INSIDE
+    if inside.exists():
+        lines = inside.read_text().splitlines()
+        if lines:
+            point.update({k: v for k, v in json.loads(lines[-1]).items() if k != "t"})
     if trace_file is not None and trace_file.exists():
         lines = trace_file.read_text().splitlines()
         if lines:
@@ -207,12 +217,13 @@ async def sample_until(
     deadline: float,
     series: list[dict[str, Any]],
     save: Any,
+    folder: Path,
     trace_file: Path | None,
     warmup_s: float,
 ) -> None:
     while True:
         with contextlib.suppress(*_GONE):
-            point = await asyncio.to_thread(sample, process, started, trace_file)
+            point = await asyncio.to_thread(sample, process, started, folder, trace_file)
             series.append(point)
             save()
             print(
@@ -283,7 +294,7 @@ def summary(series: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
         "memory": {},
         "counts": {},
     }
-    keys = ["rss", "pss", "uss", "workers_pss", "tree_pss"]
+    keys = ["rss", "pss", "uss", "workers_pss", "tree_pss", *INSIDE_KEYS]
     if steady and "traced" in steady[0]:
         keys += ["traced", "tracemalloc_overhead"]
     for key in keys:
@@ -328,6 +339,10 @@ def print_table(result: dict[str, Any]) -> None:
         ("uss", "USS MiB"),
         ("workers_pss", "Python children PSS"),
         ("tree_pss", "whole tree PSS"),
+        ("malloc_in_use", "malloc: in use"),
+        ("malloc_free", "malloc: free, kept"),
+        ("malloc_mmapped", "malloc: own mappings"),
+        ("sqlite", "SQLite's own"),
         ("traced", "tracemalloc traced"),
         ("tracemalloc_overhead", "tracemalloc overhead"),
     ):
@@ -375,6 +390,10 @@ def start_server(
         str(data_dir),
         "--port",
         str(port),
+        "--inside-file",
+        str(folder / INSIDE),
+        "--inside-seconds",
+        str(args.sample_seconds),
     ]
     if args.tracemalloc:
         command += [
@@ -446,6 +465,7 @@ async def load_and_sample(
                 deadline,
                 series,
                 save,
+                folder,
                 trace_file,
                 args.warmup_minutes * 60,
             ),

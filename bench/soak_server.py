@@ -10,6 +10,12 @@ with ``serve_http`` until SIGTERM. One JSON line on stdout says it is ready::
 
     {"event": "ready", "api_key": "vgl_...", "cameras": [1, 2, 3, 4], "pid": 1234}
 
+Every ``--inside-seconds`` it appends what it holds, seen from inside, to ``--inside-file``:
+glibc's ``mallinfo2`` (bytes in use, free but kept in the arenas, in mappings of their own),
+SQLite's own allocations (``sqlite3_memory_used``: page caches, prepared statements), Python's
+allocated blocks and the objects the garbage collector tracks; so the growth of RSS can be
+told apart: C libraries' memory, freed memory glibc keeps, or Python's objects.
+
 With ``--tracemalloc-dir`` the process runs under ``tracemalloc`` (``--frames`` deep). Every
 ``--trace-seconds`` it appends the traced size and tracemalloc's own overhead
 (``tracemalloc.get_tracemalloc_memory()``) to ``traced.jsonl``; it dumps a snapshot to
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import gc
 import json
 import logging
 import os
@@ -32,6 +40,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from vigil import logs
 from vigil.app import Services, start_services, stop_services
@@ -128,6 +137,56 @@ class GrowthTracer:
         path.with_suffix(".part").rename(path)
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _inside_probe() -> Any:
+    """A function giving what the process holds by allocator, seen from inside."""
+    import _sqlite3
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    sqlite = ctypes.CDLL(_sqlite3.__file__)
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+
+    def probe() -> dict[str, int]:
+        info = libc.mallinfo2()
+        return {
+            "malloc_in_use": info.uordblks + info.hblkhd,
+            "malloc_free": info.fordblks,
+            "malloc_mmapped": info.hblkhd,
+            "sqlite": sqlite.sqlite3_memory_used(),
+            "py_blocks": sys.getallocatedblocks(),
+            "gc_objects": len(gc.get_objects()),
+        }
+
+    return probe
+
+
+def watch_inside(path: Path, every: float, stop: threading.Event) -> None:
+    probe = _inside_probe()
+    started = time.monotonic()
+    while not stop.wait(every):
+        line = {"t": round(time.monotonic() - started, 1), **probe()}
+        with path.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
 def growth(baseline: Path, current: Path) -> str:
     """The top growth sites of ``current`` against ``baseline`` (dumped snapshots)."""
     before = tracemalloc.Snapshot.load(str(baseline))
@@ -170,6 +229,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-seconds", type=float, default=900)
     parser.add_argument("--snapshot-seconds", type=float, default=600)
     parser.add_argument("--trace-seconds", type=float, default=60)
+    parser.add_argument("--inside-file", type=Path, help="append what is held inside here")
+    parser.add_argument("--inside-seconds", type=float, default=30)
     parser.add_argument("urls", nargs="+")
     return parser.parse_args(argv)
 
@@ -178,6 +239,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure(False)
     stop = threading.Event()
+    if args.inside_file is not None:
+        threading.Thread(
+            target=watch_inside,
+            args=(args.inside_file, args.inside_seconds, stop),
+            name="soak-inside",
+            daemon=True,
+        ).start()
     if args.tracemalloc_dir is not None:
         args.tracemalloc_dir.mkdir(parents=True, exist_ok=True)
         tracemalloc.start(args.frames)

@@ -59,7 +59,7 @@ BENCHES = [
     Bench(
         "soak",
         "--minutes 0.25 --warmup-minutes 0.1 --sample-seconds 3 --cameras 1 --viewers 1",
-        "MiB/hour",
+        "SQLite's own",
         out="folder",
     ),
     Bench("console_timeline", "--draws 1", "timeline draw, Day view"),
@@ -77,9 +77,7 @@ BENCHES = [
     Bench("transcode", "--sizes 320x240 --seconds 3 --warmup 1", "file wall s/s"),
     Bench("console_live", "--cameras 1 --warmup 0.5 --seconds 1", "tiles playing"),
     Bench("console_load", "--runs 1 --cameras 1", "bytes on the wire"),
-    Bench(
-        "library_gallery", "--items 150 --scroll-seconds 1", "| shell drawn ms | grid drawn ms |"
-    ),
+    Bench("library_gallery", "--items 150 --loads 2 --scroll-seconds 1", "| median |"),
     Bench("browser_upload", "--size 0.01 --chunk-mb 1", "| client | MiB/s | seconds |"),
     Bench("live", "--viewers 0,1 --seconds 3 --warmup 1", "viewers: node"),
     Bench("uploads", "--size 0.01 --chunk-mb 1", "upload: first PATCH to 204"),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import BrowserContext, Page
@@ -129,6 +131,37 @@ async def test_home_page_is_the_app_and_teaches_when_there_are_no_cameras(
         await page.wait_for_function("() => document.title === 'Cameras · Vigil'")
         await page.goto(base + "/docs")
         await page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+        await page.close()
+
+
+async def test_a_page_s_modules_come_when_it_is_first_shown_and_all_at_once(
+    admin_context: BrowserContext, settings: Settings, services: Services
+) -> None:
+    async with serving(create_app(settings, services)) as base:
+        page = await admin_context.new_page()
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(urlsplit(request.url).path))
+        await page.goto(base + "/#library")
+        await page.get_by_text("No events in the library yet").wait_for()
+        # The library's deepest module was asked for from the start (boot.js), not after
+        # four levels of imports; once each; and no other page's modules came.
+        preloaded = page.locator('link[rel="modulepreload"][href="/static/app/upload_queue.js"]')
+        assert await preloaded.count() == 1
+        assert "/static/app/upload_queue.js" in asked
+        assert [p for p, n in Counter(asked).items() if n > 1 and p.startswith("/static/")] == []
+        assert "/static/app/grid.js" not in asked
+
+        nav = page.get_by_role("navigation", name="Main")
+        await nav.get_by_role("link", name="Live").click()
+        await page.get_by_text("No cameras yet").wait_for()
+        assert "/static/app/grid.js" in asked
+
+        # A page whose module cannot be fetched says so, in place of the page.
+        await page.route("**/static/app/events.js", lambda route: route.abort())
+        await nav.get_by_role("link", name="Events").click()
+        alert = page.get_by_role("alert")
+        await alert.wait_for()
+        assert (await alert.inner_text()).startswith("Cannot load:")
         await page.close()
 
 

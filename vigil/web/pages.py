@@ -3,6 +3,7 @@ live page, signing in (``auth_pages``) and /docs."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -13,19 +14,23 @@ from starlette.middleware.gzip import GZipMiddleware
 from vigil.api.deps import ServicesDep
 from vigil.web import auth_pages, live_page, share_page
 from vigil.web.auth_pages import NO_STORE, page_user, sign_in_first
+from vigil.web.modules import graph_json
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 
 # The app (static/app/): a shell the modules fill from the public API. Nothing about the
-# user's cameras is in the page itself.
+# user's cameras is in the page itself; the modules' import graph is, for boot.js to preload
+# the address's page.
 _APP = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vigil</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/vigil.css">
 <link rel="modulepreload" href="/static/app/main.js">
+<meta name="vigil-modules" content="{modules}">
 </head><body class="app">
 <div id="app" class="shell"><p class="muted" role="status">Loading…</p></div>
+<script type="module" src="/static/app/boot.js"></script>
 <script type="module" src="/static/app/main.js"></script>
 </body></html>"""
 
@@ -48,7 +53,8 @@ async def home(request: Request, services: ServicesDep) -> Response:
     """The app: the live grid and the other pages. Signed out: to the login page."""
     if await page_user(request, services) is None:
         return await sign_in_first(request, services)
-    return HTMLResponse(_APP, headers=NO_STORE)
+    modules = html.escape(graph_json(STATIC), quote=True)
+    return HTMLResponse(_APP.replace("{modules}", modules), headers=NO_STORE)
 
 
 @router.get("/docs", response_class=HTMLResponse)

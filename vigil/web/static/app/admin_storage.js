@@ -1,10 +1,9 @@
 // Storage and plan (#admin?tab=storage): what the organisation stores against its plan, how
 // long the plan and the recordings disk last at the present rate, usage by kind over time
 // (usage_chart.js), and each camera's footage.
-import { html, fill } from "./lib.js";
+import { bytes, fill, html } from "./lib.js";
 import { S } from "./strings.js";
 import { Pending, useResource, when } from "./rest.js";
-import { bytes } from "./table.js";
 import { UsageChart } from "./usage_chart.js";
 
 const T = S.admin;

@@ -1,10 +1,9 @@
 // System (#admin?tab=system): the server and its database, each media node with its disk
 // and object detector, the cameras by state and detection, and each camera's health, read
 // again every few seconds.
-import { html, fill, useEffect, useState } from "./lib.js";
+import { bytes, fill, html, useEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { Pending, call } from "./rest.js";
-import { bytes } from "./table.js";
 import { StateBadge } from "./tile.js";
 
 const T = S.admin;

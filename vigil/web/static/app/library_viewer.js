@@ -4,13 +4,12 @@
 // and tags, and share the item (share.js: with classes or by a link). Its address is
 // #library?event=<id>&item=<id>; moving to another item replaces it (Back leaves the viewer
 // rather than stepping back through every picture seen).
-import { html, fill, useEffect, useLayoutEffect, useRef, useState } from "./lib.js";
+import { bytes, fill, html, useEffect, useLayoutEffect, useRef, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { typing } from "./shortcuts.js";
 import { changeItem, itemHref, mayEdit, unsigned } from "./library_api.js";
 import { clock, dateTime, parseTags } from "./library_format.js";
 import { useGestures } from "./library_gestures.js";
-import { bytes } from "./table.js";
 import { ShareButton } from "./share.js";
 
 const T = S.library;

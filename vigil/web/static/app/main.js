@@ -6,16 +6,10 @@ import { api, problemDetail, signInAgain } from "/static/api.js";
 import { html, render, useEffect, useLayoutEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { useCameras } from "./cameras.js";
-import { CameraTable } from "./table.js";
-import { LiveGrid } from "./grid.js";
-import { RecordingsPage } from "./recordings.js";
-import { EventsPage } from "./events.js";
-import { LibraryPage } from "./library.js";
 import { decided, homePage, navHidden, pagesFor } from "./access.js";
 import { Shortcuts } from "./shortcuts.js";
-import { SearchLink, SearchPage } from "./search.js";
-import { AccountPage } from "./account.js";
-import { AdminPage } from "./admin.js";
+import { SearchLink } from "./search_link.js";
+import { PAGE_MODULES, addressPage } from "./pages.js";
 
 const PAGES = {
   live: S.live,
@@ -29,9 +23,43 @@ const PAGES = {
 };
 const THEME_KEY = "vigil.theme";
 
-function currentPage() {
-  const name = location.hash.replace(/^#/, "").split("?")[0];
-  return name in PAGES ? name : "live";
+// Each page's modules are fetched when the page is first shown (pages.js): the first screen
+// waits for the shell and its own page only, which boot.js has already asked for.
+const loading = {}; // page → the promise of its component
+const loaded = {}; // page → its component, once there
+
+function load(page) {
+  const [file, exported] = PAGE_MODULES[page];
+  loading[page] ||= import(`./${file}`).then(
+    (module) => (loaded[page] = module[exported]),
+    (error) => {
+      delete loading[page]; // asked again when the page is shown again
+      throw error;
+    },
+  );
+  return loading[page];
+}
+
+// A page, drawn once its module is in; "Loading…" until then, and why not if it fails.
+function Page({ name, ...props }) {
+  const [failed, setFailed] = useState(null);
+  const [, arrived] = useState(0);
+  const Component = loaded[name];
+  useEffect(() => {
+    setFailed(null);
+    if (Component) return undefined;
+    let live = true;
+    load(name).then(
+      () => live && arrived((n) => n + 1),
+      (error) => live && setFailed(error.message),
+    );
+    return () => {
+      live = false;
+    };
+  }, [name]);
+  if (Component) return html`<${Component} ...${props} />`;
+  if (failed) return html`<p class="error" role="alert">${S.cannotLoad.replace("{detail}", failed)}</p>`;
+  return html`<p class="muted" role="status">${S.loading}</p>`;
 }
 
 function applyTheme(theme) {
@@ -79,13 +107,13 @@ function revealCurrent() {
 }
 
 function Shell({ me }) {
-  const [asked, setPage] = useState(currentPage());
+  const [asked, setPage] = useState(addressPage());
   const cameras = useCameras(!me.mfa_enrolment_required);
   const allowed = pagesFor(me, cameras);
   // Enrolment before anything else, when the organisation requires two-factor sign-in.
   const page = me.mfa_enrolment_required ? "account" : allowed.includes(asked) ? asked : homePage(me, cameras);
   useEffect(() => {
-    const follow = () => setPage(currentPage());
+    const follow = () => setPage(addressPage());
     addEventListener("hashchange", follow);
     return () => removeEventListener("hashchange", follow);
   }, []);
@@ -95,16 +123,12 @@ function Shell({ me }) {
   // Before the browser paints: the bar never shows the new page's name cut for a frame.
   useLayoutEffect(revealCurrent, [page]);
   let body;
-  if (me.mfa_enrolment_required) body = html`<${AccountPage} me=${me} required />`;
-  else if (page === "account") body = html`<${AccountPage} me=${me} />`;
-  else if (page === "admin") body = html`<${AdminPage} me=${me} cameras=${cameras} />`;
+  if (me.mfa_enrolment_required) body = html`<${Page} name="account" me=${me} required />`;
+  else if (page === "account") body = html`<${Page} name="account" me=${me} />`;
+  else if (page === "admin") body = html`<${Page} name="admin" me=${me} cameras=${cameras} />`;
   else if (!decided(me, cameras)) body = html`<p class="muted" role="status">${S.loading}</p>`;
-  else if (page === "cameras") body = html`<${CameraTable} cameras=${cameras} me=${me} />`;
-  else if (page === "recordings") body = html`<${RecordingsPage} cameras=${cameras} me=${me} />`;
-  else if (page === "events") body = html`<${EventsPage} cameras=${cameras} me=${me} />`;
-  else if (page === "library") body = html`<${LibraryPage} me=${me} />`;
-  else if (page === "search") body = html`<${SearchPage} me=${me} />`;
-  else body = html`<${LiveGrid} cameras=${cameras} me=${me} />`;
+  else if (page === "library" || page === "search") body = html`<${Page} name=${page} me=${me} />`;
+  else body = html`<${Page} name=${page} cameras=${cameras} me=${me} />`;
   return html`
     <nav class="sidebar" aria-label=${S.nav}>
       <span class="brand">${S.appName}</span>
@@ -128,6 +152,7 @@ function Shell({ me }) {
 
 async function start() {
   applyTheme(localStorage.getItem(THEME_KEY));
+  load(addressPage()).catch(() => {}); // shown (or its failure) by Page
   const root = document.getElementById("app");
   const response = await api("/api/me");
   if (response.status === 401) return signInAgain();

@@ -7,14 +7,13 @@
 import { api, problemDetail, signInAgain } from "/static/api.js";
 import { html, fill, useEffect, useRef, useState } from "./lib.js";
 import { S } from "./strings.js";
-import { typing } from "./shortcuts.js";
+import { focusRequested } from "./search_link.js";
 import { SearchBox } from "./search_box.js";
 import { Chips, Facets } from "./search_facets.js";
 import { EventResults, ItemResults } from "./search_results.js";
 import { apiQuery, goSearch, isEmpty, readSearch, withValue } from "./search_state.js";
 
 const T = S.search;
-let focusOnOpen = false; // "/" pressed elsewhere: the box takes the focus once the page is up
 
 async function call(path) {
   const response = await api(path);
@@ -31,36 +30,6 @@ async function matchingEvents(q) {
   if (!q.trim()) return [];
   const found = await call(`/api/library/search/suggest?${new URLSearchParams({ q, limit: "8" })}`);
   return found.events;
-}
-
-// The top bar's way in (on a desk; a phone has it in the bar at the bottom): a link to the
-// page, and "/" from anywhere.
-export function SearchLink() {
-  const [here, setHere] = useState(location.hash.startsWith("#search"));
-  useEffect(() => {
-    const follow = () => setHere(location.hash.startsWith("#search"));
-    addEventListener("hashchange", follow);
-    return () => removeEventListener("hashchange", follow);
-  }, []);
-  useEffect(() => {
-    function onKey(event) {
-      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
-      event.preventDefault();
-      const box = document.getElementById("search-words");
-      if (box) box.focus();
-      else {
-        focusOnOpen = true;
-        location.hash = "#search";
-      }
-    }
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, []);
-  return html`<a class="button search-link" href="#search" aria-keyshortcuts="/"
-    title=${T.linkTitle} aria-current=${here ? "page" : undefined}>
-    <svg aria-hidden="true" viewBox="0 0 16 16" width="16" height="16"><circle cx="6.5" cy="6.5" r="4.5" fill="none"
-      stroke="currentColor" stroke-width="1.8" /><path d="M10 10l4.5 4.5" stroke="currentColor" stroke-width="1.8" /></svg>
-    <span class="long">${T.link}</span></a>`;
 }
 
 const EMPTY = { items: [], total: 0, exact: true, facets: null, names: { events: {}, cameras: {} }, next_cursor: null };
@@ -80,10 +49,7 @@ export function SearchPage({ me }) {
       if (location.hash.startsWith("#search")) setState(readSearch());
     };
     addEventListener("hashchange", follow);
-    if (focusOnOpen) {
-      focusOnOpen = false;
-      box.current?.focus();
-    }
+    if (focusRequested()) box.current?.focus();
     return () => removeEventListener("hashchange", follow);
   }, []);
 

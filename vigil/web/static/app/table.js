@@ -2,7 +2,7 @@
 // error, footage recorded); for admins "Add camera", for those who may configure a camera
 // its Edit page (#cameras?edit=<id>), and the add form (#cameras?add).
 import { api } from "/static/api.js";
-import { html, fill, hashParams, useEffect, useState } from "./lib.js";
+import { bytes, html, fill, hashParams, useEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { Loading, StateBadge } from "./tile.js";
 import { CameraAdd, CameraEdit, mayConfigure } from "./camera_form.js";
@@ -29,19 +29,6 @@ function bitrate(bps) {
   if (!bps) return T.none;
   if (bps >= 1e6) return fill(T.mbps, { n: (bps / 1e6).toFixed(1) });
   return fill(T.kbps, { n: Math.round(bps / 1e3) });
-}
-
-export function bytes(n) {
-  if (n === null || n === undefined) return T.none;
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  const shown = unit === 0 ? String(value) : value.toFixed(value < 10 ? 1 : 0);
-  return fill(T.bytes[units[unit]], { n: shown });
 }
 
 // Bytes each camera has recorded (GET /api/cameras/{id}/storage), refreshed now and then;

@@ -1,10 +1,9 @@
 // Adding photos and videos to a library event: drop them on the page or choose them (on a
 // phone the chooser offers the camera roll), then follow each file: its progress, pause and
 // resume, why it was refused, then the library's processing until it is ready to view.
-import { html, fill, useEffect, useRef, useState } from "./lib.js";
+import { bytes, fill, html, useEffect, useRef, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { itemHref } from "./library_api.js";
-import { bytes } from "./table.js";
 import { UploadQueue, discardUpload, unfinishedUploads } from "./upload_queue.js";
 
 const T = S.library;

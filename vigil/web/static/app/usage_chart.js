@@ -1,9 +1,8 @@
 // Storage used over time as stacked areas, one a kind (recordings, then the library's
 // kinds), drawn as SVG at the width it is given, with the plan's limit as a line; a legend
 // with each kind's latest figure, and the numbers as a table for those who cannot see it.
-import { html, fill, useEffect, useRef, useState } from "./lib.js";
+import { bytes, fill, html, useEffect, useRef, useState } from "./lib.js";
 import { S } from "./strings.js";
-import { bytes } from "./table.js";
 
 const T = S.admin;
 const HEIGHT = 240;
