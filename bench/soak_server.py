@@ -12,9 +12,9 @@ with ``serve_http`` until SIGTERM. One JSON line on stdout says it is ready::
 
 Every ``--inside-seconds`` it appends what it holds, seen from inside, to ``--inside-file``:
 glibc's ``mallinfo2`` (bytes in use, free but kept in the arenas, in mappings of their own),
-SQLite's own allocations (``sqlite3_memory_used``: page caches, prepared statements), Python's
-allocated blocks and the objects the garbage collector tracks; so the growth of RSS can be
-told apart: C libraries' memory, freed memory glibc keeps, or Python's objects.
+SQLite's own allocations (``sqlite3_memory_used``: page caches, prepared statements) and
+Python's allocated blocks; so the growth of RSS can be told apart: C libraries' memory, freed
+memory glibc keeps, or Python's objects.
 
 With ``--tracemalloc-dir`` the process runs under ``tracemalloc`` (``--frames`` deep). Every
 ``--trace-seconds`` it appends the traced size and tracemalloc's own overhead
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import gc
 import json
 import logging
 import os
@@ -171,8 +170,9 @@ def _inside_probe() -> Any:
             "malloc_free": info.fordblks,
             "malloc_mmapped": info.hblkhd,
             "sqlite": sqlite.sqlite3_memory_used(),
+            # Not gc.get_objects(): from another thread it can catch a tuple the main
+            # thread is still building, which then fails to resize (SystemError).
             "py_blocks": sys.getallocatedblocks(),
-            "gc_objects": len(gc.get_objects()),
         }
 
     return probe

@@ -128,9 +128,14 @@ class CameraJob:
     @property
     def planned_ms(self) -> int:
         """How much of the range the footage covers (for progress)."""
-        first = self.sources[0].segment.start_ms
-        last = self.sources[-1].segment.end_ms
-        return max(min(self.end_ms, last) - max(self.start_ms, first), 1)
+        first, last = self.sources[0].segment, self.sources[-1].segment
+        return covered_ms(self.start_ms, self.end_ms, first.start_ms, last.end_ms)
+
+
+def covered_ms(start_ms: int, end_ms: int, first_ms: int, last_ms: int) -> int:
+    """How much of [start, end) footage from ``first_ms`` to ``last_ms`` covers; at least 1,
+    so that progress never divides by nothing."""
+    return max(min(end_ms, last_ms) - max(start_ms, first_ms), 1)
 
 
 async def export_camera(

@@ -26,6 +26,7 @@ from vigil.exports.ffmpeg import FfmpegFailed
 from vigil.exports.job import (
     CameraJob,
     FootageGone,
+    covered_ms,
     cut_source,
     export_camera,
     fetch,
@@ -428,9 +429,7 @@ class _NodeCut:
         self._order = order
         self.ffmpeg_version: str | None = None  # once done
         first, last = order.sources[0], order.sources[-1]
-        self.planned_ms = max(
-            min(order.end_ms, last.end_ms) - max(order.start_ms, first.start_ms), 1
-        )
+        self.planned_ms = covered_ms(order.start_ms, order.end_ms, first.start_ms, last.end_ms)
 
     async def start(self) -> None:
         await self._node.start_cut(self.key, self._order)
