@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ from bench.soak_server import growth
 from vigil.sim.runner import SimulatedCameras
 
 MIB = 2**20
+START_TIMEOUT_S = 120  # the server's set-up, on a box the test suite loads
 INSIDE = "inside.jsonl"  # what the server holds, seen from inside (soak_server.watch_inside)
 INSIDE_KEYS = ("malloc_in_use", "malloc_free", "malloc_mmapped", "sqlite")
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
@@ -184,6 +186,7 @@ def sample(
             "threads": process.num_threads(),
             "cpu_s": round(times.user + times.system, 2),
         }
+    point["anon"] = anonymous_bytes(process.pid)
     children = process.children(recursive=True)
     point["children"] = len(children)
     # The whole tree (its ffmpegs, the detector's worker processes): PSS, so shared pages
@@ -208,6 +211,17 @@ def sample(
             point["traced"] = last["traced"]
             point["tracemalloc_overhead"] = last["overhead"]
     return point
+
+
+def anonymous_bytes(pid: int) -> int:
+    """The process's anonymous memory (its heaps, arenas, stacks and buffers): RSS less the
+    pages of files it maps (its libraries), which it shares with its children and which the
+    kernel drops and reads again as it likes, so RSS moves while nothing is allocated."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Anonymous:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 async def sample_until(
@@ -294,7 +308,7 @@ def summary(series: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
         "memory": {},
         "counts": {},
     }
-    keys = ["rss", "pss", "uss", "workers_pss", "tree_pss", *INSIDE_KEYS]
+    keys = ["rss", "anon", "pss", "uss", "workers_pss", "tree_pss", *INSIDE_KEYS]
     if steady and "traced" in steady[0]:
         keys += ["traced", "tracemalloc_overhead"]
     for key in keys:
@@ -335,6 +349,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{'server process':<24}{'first':>10}{'last':>10}{'min':>10}{'max':>10}{'MiB/hour':>11}")
     for key, label in (
         ("rss", "RSS MiB"),
+        ("anon", "anonymous MiB"),
         ("pss", "PSS MiB"),
         ("uss", "USS MiB"),
         ("workers_pss", "Python children PSS"),
@@ -408,14 +423,26 @@ def start_server(
         ]
     log = (folder / "server.log").open("wb")
     process = subprocess.Popen(command + urls, stdout=subprocess.PIPE, stderr=log)
-    assert process.stdout is not None
-    line = process.stdout.readline()
     log.close()
-    if not line:
-        process.wait()
+    line = ready_line(process, START_TIMEOUT_S)
+    if line is None:
+        stop_server(process)
         raise RuntimeError(f"the server did not start; see {folder / 'server.log'}")
     ready: dict[str, Any] = json.loads(line)
     return process, ready
+
+
+def ready_line(process: subprocess.Popen[bytes], timeout: float) -> bytes | None:
+    """The server's first line, or None if it ends or says nothing in time. (Not a bare
+    readline: its ffmpegs inherit the pipe, so a server that dies before the line would
+    leave it open and the read waiting for ever.)"""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        readable, _, _ = select.select([process.stdout], [], [], 0.5)
+        if readable:
+            return process.stdout.readline() or None
+    return None
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> int:

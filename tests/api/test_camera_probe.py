@@ -10,8 +10,12 @@ import httpx
 import pytest
 
 from tests.api.conftest import AddCamera
+from tests.backends import SQLITE_ONLY
 from tests.conftest import AUTH_SIM_CREDENTIALS, SecretWatch
 from vigil.sim.runner import SimulatedCameras
+
+# A stream's probe reads no database but the camera's row.
+pytestmark = SQLITE_ONLY
 
 USER, PASSWORD = AUTH_SIM_CREDENTIALS.split(":")
 
