@@ -4,12 +4,13 @@ viewer does not see, the phone layout, and what axe-core finds."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from tests.conftest import AUTH_SIM_CREDENTIALS, TEST_ORG, SecretWatch
 from tests.e2e.axe import serious_violations, with_axe
@@ -232,6 +233,38 @@ async def test_recording_settings_are_kept_and_only_changes_are_sent(
             7,
             14,
         )
+        await page.close()
+
+
+async def test_what_is_typed_stays_while_the_camera_list_is_refused_for_a_moment(
+    admin_context: BrowserContext, settings: Settings, services: Services
+) -> None:
+    camera = await add_camera(services, "Car park", "rtsp://127.0.0.1:9/x", enabled=False)
+    async with serving(create_app(settings, services)) as base:
+        page = await admin_context.new_page()
+        await page.goto(base + f"/#cameras?edit={camera.id}")
+        retention = page.get_by_label("Keep footage for (days; empty: no limit)")
+        await retention.fill("7")
+        refused = asyncio.Event()
+
+        async def unavailable(route: Route) -> None:
+            refused.set()
+            await route.fulfill(
+                status=503,
+                content_type="application/problem+json",
+                body='{"title": "Service Unavailable", "status": 503, '
+                '"detail": "The database cannot be reached."}',
+            )
+
+        # The list's polls answer 503 (the database away) for a few of them.
+        await page.route(f"{base}/api/cameras", unavailable)
+        await asyncio.wait_for(refused.wait(), 10)
+        await page.wait_for_timeout(2500)  # a second refused poll
+        await page.unroute(f"{base}/api/cameras")
+        assert await retention.input_value() == "7"
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await page.locator(".camera-form [role=status]", has_text="Saved.").wait_for()
+        assert (await services.cameras.store.get(camera.id)).retention_days == 7
         await page.close()
 
 

@@ -1,5 +1,5 @@
 // The cameras the API lists for this user, each with its status, polled every few seconds:
-// null while loading, {error} when the list cannot be read.
+// null while loading, {error} when the list cannot be read and none was read before.
 import { api, problemDetail, signInAgain } from "/static/api.js";
 import { useEffect, useState } from "./lib.js";
 
@@ -17,7 +17,12 @@ export function useCameras(enabled = true) {
         if (response.status === 401) return signInAgain();
         if (!live) return undefined;
         if (response.ok) setCameras(await response.json());
-        else setCameras({ error: await problemDetail(response, `HTTP ${response.status}`) });
+        else {
+          // A refusal (the database away for a moment: 503) keeps the list already shown,
+          // and with it whatever is being typed into a camera's form.
+          const error = await problemDetail(response, `HTTP ${response.status}`);
+          setCameras((shown) => (Array.isArray(shown) ? shown : { error }));
+        }
       } catch {
         // the server is restarting, or the network is down: keep the last list, try again
       }
