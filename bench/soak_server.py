@@ -41,7 +41,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from vigil import logs
+from vigil import allocator, logs
 from vigil.app import Services, start_services, stop_services
 from vigil.auth.permissions import ALL_SCOPES
 from vigil.auth.tokens import new_api_key, token_hash
@@ -238,6 +238,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure(False)
+    allocator.tune()  # as `vigil serve` does, before any thread starts
     stop = threading.Event()
     if args.inside_file is not None:
         threading.Thread(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
-from vigil import logs
+from vigil import allocator, logs
 from vigil.settings import ConfigError, Settings, load_settings
 from vigil.store.database import DatabaseUnavailable
 
@@ -62,8 +62,11 @@ def _listening(settings: Settings, host: str | None, port: int | None) -> Settin
     return settings
 
 
-def _logging(verbose: bool) -> None:
+def _begin(verbose: bool) -> None:
+    """What a long-running command does first: its logging, and the C allocator tuned
+    before any thread has an arena of its own (see vigil.allocator)."""
     logs.configure(verbose)
+    allocator.tune()
 
 
 @cli.command()
@@ -77,7 +80,7 @@ def serve(
     from vigil.media.ffmpeg import FfmpegUnusable
     from vigil.server import run_server
 
-    _logging(verbose)
+    _begin(verbose)
     settings = _listening(_settings(config), host, port)
     try:
         asyncio.run(run_server(settings))
@@ -98,7 +101,7 @@ def demo(
     from vigil.demo import run_demo
     from vigil.media.ffmpeg import FfmpegUnusable
 
-    _logging(verbose)
+    _begin(verbose)
     settings = _settings(None, data_dir=data_dir)
     settings.server.port = port
     try:
@@ -118,7 +121,7 @@ def app(
     from vigil.link.nats.processes import BusNotConfigured, run_app
     from vigil.link.protocol import LinkUnavailable
 
-    _logging(verbose)
+    _begin(verbose)
     settings = _listening(_settings(config), host, port)
     try:
         asyncio.run(run_app(settings))
@@ -136,7 +139,7 @@ def node(
     from vigil.link.protocol import LinkUnavailable
     from vigil.media.ffmpeg import FfmpegUnusable
 
-    _logging(verbose)
+    _begin(verbose)
     settings = _settings(config)
     try:
         asyncio.run(run_node(settings))
@@ -155,7 +158,7 @@ def bus(
     from vigil.link.nats.embedded import NatsServerMissing
     from vigil.link.nats.processes import BusNotConfigured, run_bus
 
-    _logging(verbose)
+    _begin(verbose)
     settings = _settings(config)
     try:
         asyncio.run(run_bus(settings, settings.state_dir / "bus", host, port))
