@@ -17,6 +17,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from vigil import allocator
 from vigil.cameras.placement import Placement
 from vigil.link.nats.app_client import NatsAppSide
 from vigil.link.nats.app_server import AppServer
@@ -125,9 +126,12 @@ async def run_node(settings: Settings) -> None:
     async with _until_signalled() as stop:
         await node.start()
         joining = asyncio.create_task(join(), name="join-bus")
+        # As the application's server does: freed C memory back to the system (allocator).
+        trimming = asyncio.create_task(allocator.trim_every(), name="trim")
         try:
             await stop.wait()
         finally:
+            trimming.cancel()
             joining.cancel()
             if heartbeat is not None:
                 await _bounded("heartbeat", heartbeat.stop())
