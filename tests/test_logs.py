@@ -130,8 +130,8 @@ def test_vigil_serve_verbose_logs_redacted_debug_lines(
     """`vigil serve -v` sets logging up this way: debug lines from every library, each one
     redacted before it is written."""
     bare_root.handlers.clear()
-    cli._logging(verbose=True)
-    cli._logging(verbose=True)  # twice: still one redaction
+    cli._begin(verbose=True)
+    cli._begin(verbose=True)  # twice: still one redaction
     key = new_api_key()
     logging.getLogger("uvicorn.error").debug("< %s: %s", "authorization", f"Bearer {key}")
     err = capsys.readouterr().err

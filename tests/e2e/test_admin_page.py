@@ -150,9 +150,10 @@ async def test_inviting_a_person_then_changing_role_and_groups_and_disabling(
     [group] = [g for g in (await api(page, "/api/user-groups"))["json"] if g["name"] == "Class 4B"]
     assert users["noor"]["id"] in group["user_ids"]
     assert users["noor"]["groups"] == [group["id"]]
-    # Disabled: their browser is signed out.
-    answer = await invited.goto(site.base + "/api/me")
-    assert answer is not None
+    # Disabled: their browser is signed out; the app, open there, goes to the sign-in page
+    # on its next poll.
+    await invited.wait_for_url("**/login**", timeout=15_000)
+    answer = await stranger.request.get(site.base + "/api/me")
     assert answer.status == 401
     await page.get_by_role("link", name="Back to people").click()
     people = page.locator("tr[data-user]", has_text="noor")

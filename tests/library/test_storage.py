@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
 import pytest
 from pydantic import ValidationError
 
 from tests.library.conftest import S3_BUCKET, S3_SECRET_KEY, S3Server
+from vigil.library import storage
 from vigil.library.storage import (
     BlobNotFound,
     BlobStore,
@@ -407,3 +411,34 @@ def test_settings_check_what_a_user_can_get_wrong(tmp_path: Path) -> None:
     cold = tiered.open("local-cold")
     assert isinstance(cold, LocalStore)
     assert cold.path("org1/a.jpg") == tmp_path / "library-cold" / "org1" / "a.jpg"
+
+
+async def test_a_read_given_up_while_its_file_opens_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A viewer scrolls a thumbnail away while its file is being opened: the file is closed
+    at once, not left to the collector (a descriptor held, a ResourceWarning)."""
+    store = LocalStore(tmp_path / "store")
+    await store.put_bytes("1/thumb.jpg", b"\xff\xd8 a picture")
+    may_open, opened = threading.Event(), []
+    real_open = storage._open_blob
+
+    def slow_open(path: Path, key: str) -> BinaryIO:
+        may_open.wait(5)
+        handle = real_open(path, key)
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr(storage, "_open_blob", slow_open)
+    reading = asyncio.create_task(read_all(store, "1/thumb.jpg"))
+    await asyncio.sleep(0.05)  # waiting in the open
+    reading.cancel()
+    may_open.set()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    for _ in range(100):  # the thread's result comes back on the loop
+        if opened and opened[0].closed:
+            break
+        await asyncio.sleep(0.01)
+    [handle] = opened
+    assert handle.closed

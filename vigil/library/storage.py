@@ -311,6 +311,22 @@ async def write_atomically(dst: Path, chunks: AsyncIterator[bytes]) -> int:
     return written
 
 
+async def _open_in_thread(path: Path, key: str) -> BinaryIO:
+    """The blob opened in a thread; closed there too if the caller is cancelled meanwhile (a
+    viewer scrolling a thumbnail away): else the open file would wait for the collector."""
+    opening = asyncio.ensure_future(asyncio.to_thread(_open_blob, path, key))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: asyncio.Future[BinaryIO]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
 def _open_blob(path: Path, key: str) -> BinaryIO:
     try:
         return path.open("rb")
@@ -387,7 +403,7 @@ class LocalStore:
     async def _stream(
         self, path: Path, key: str, start: int, end: int | None
     ) -> AsyncGenerator[bytes, None]:
-        handle = await asyncio.to_thread(_open_blob, path, key)
+        handle = await _open_in_thread(path, key)
         try:
             await asyncio.to_thread(handle.seek, start)
             left = -1 if end is None else end - start  # -1: to the end
