@@ -3,7 +3,7 @@
 // #search (which the top bar and "/" open), #account or #admin); someone who must enrol in
 // two-factor sign-in first is shown enrolment. Pages speak only the public REST API.
 import { api, problemDetail, signInAgain } from "/static/api.js";
-import { html, render, useEffect, useLayoutEffect, useState } from "./lib.js";
+import { fill, html, render, useEffect, useLayoutEffect, useState } from "./lib.js";
 import { S } from "./strings.js";
 import { useCameras } from "./cameras.js";
 import { decided, homePage, navHidden, pagesFor } from "./access.js";
@@ -58,7 +58,7 @@ function Page({ name, ...props }) {
     };
   }, [name]);
   if (Component) return html`<${Component} ...${props} />`;
-  if (failed) return html`<p class="error" role="alert">${S.cannotLoad.replace("{detail}", failed)}</p>`;
+  if (failed) return html`<p class="error" role="alert">${fill(S.cannotLoad, { detail: failed })}</p>`;
   return html`<p class="muted" role="status">${S.loading}</p>`;
 }
 
@@ -158,7 +158,7 @@ async function start() {
   if (response.status === 401) return signInAgain();
   if (!response.ok) {
     const detail = await problemDetail(response, `HTTP ${response.status}`);
-    root.textContent = S.cannotLoad.replace("{detail}", detail);
+    root.textContent = fill(S.cannotLoad, { detail });
     return;
   }
   const me = await response.json();
