@@ -239,6 +239,9 @@ async def test_a_stalled_camera_says_so_and_its_tile_recovers_by_itself(
         for camera in cameras:
             await wait_playing(page, camera, 0.1, timeout=30)
         tile = page.locator(f'.tile[data-camera="{stalled.id}"]')
+        # Its recorder streams too (the tile plays the sub stream, which may come first):
+        # a camera that stops before its first picture is in error, not stalled.
+        await tile.locator(".badge", has_text="streaming").wait_for(timeout=20_000)
         sim.stall(sim.names[2])
         try:
             await tile.locator(".badge", has_text="stalled").wait_for(timeout=20_000)

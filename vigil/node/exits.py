@@ -8,6 +8,7 @@ from collections.abc import Sequence
 TIMED_OUT = "the camera did not answer in time"
 UNREADABLE = "the camera sent data ffmpeg cannot read"
 CLOSED = "the camera closed the stream"
+NO_PICTURES = "the camera answered but sent no pictures"
 # Exits of a connection that got no pictures, where the camera did not refuse or vanish.
 NOTHING_CAME = frozenset({TIMED_OUT, UNREADABLE, CLOSED})
 

@@ -32,6 +32,7 @@ from vigil.media.mp4 import repair_fragmented
 from vigil.node.detect_stream import DetectStream
 from vigil.node.exits import (
     AUDIO_NEEDS_TRANSCODE,
+    NO_PICTURES,
     NOTHING_CAME,
     TIMED_OUT,
     explain_exit,
@@ -313,6 +314,11 @@ class CameraRecorder:
             silence = self._settings.connect_timeout_seconds
         if self._stalled:
             reason = f"no data from the camera for {silence:g} s"
+        elif self._no_data and not self._streamed:
+            # The watchdog ended a connection that never brought a picture: ffmpeg's own
+            # exit (killed, status -9) would tell the user nothing.
+            waited = silence + self._settings.connect_timeout_seconds
+            reason = f"{NO_PICTURES} in {waited:g} s"
         if detect is not None and (self._stalled or not self._streamed):
             self._sub_failed = detect_from_sub(config)
             if self._sub_failed:
