@@ -315,10 +315,7 @@ class LibraryService:
 
     # -- items
     async def item(self, viewer: Viewer, item_id: int) -> tuple[MediaItem, LibraryEvent | None]:
-        item = await self.store.item(viewer.org_id, item_id)
-        event = None
-        if item.event_id is not None:
-            event = (await self.store.event_names([item.event_id])).get(item.event_id)
+        item, event = await self.store.item_and_event(viewer.org_id, item_id)
         if not self.sees_item(viewer, item, event):
             raise ItemNotFound(item_id)
         return item, event
