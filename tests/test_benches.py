@@ -25,9 +25,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-# Runs at once: each bench is small, but several start a server, a simulator, ffmpeg or
-# Chromium, and the box has two cores.
-PARALLEL = 2
+# Runs at once: each bench is small and mostly waits (a server starting, seconds of recording
+# or scrolling), half its time idle: one after another they take 385 s, 190 s of it CPU; four
+# at a time 185 s (two: about 280), on a box that the soak kept busy.
+PARALLEL = 4
 # One bench's limit, far above a tiny run's time (a loaded box starts servers slowly); the
 # first test waits for all of them (the module's fixture), hence the module's own timeout.
 BENCH_TIMEOUT_S = 300

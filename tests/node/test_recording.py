@@ -91,6 +91,7 @@ def default_backoff(settings: Settings) -> Settings:
     return settings
 
 
+@SQLITE_ONLY  # the recorder's reconnection; the index on both is the test above's
 async def test_a_dropped_camera_comes_back_and_leaves_a_gap(
     default_backoff: Settings, services: Services, sim: SimulatedCameras
 ) -> None:
