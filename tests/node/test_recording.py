@@ -177,6 +177,25 @@ async def test_a_connection_that_never_brings_a_picture_is_ended_with_a_reason(
 
 
 @SQLITE_ONLY
+async def test_an_event_loop_held_up_for_seconds_restarts_no_camera(
+    services: Services, settings: Settings, sim: SimulatedCameras
+) -> None:
+    """While the node's event loop is held up (a long start-up, a starved box), ffmpeg's
+    reports wait unread in its pipe: that is no stall of the camera's."""
+    camera = await services.cameras.create(
+        CameraFields(name="busy node", main_url=sim.urls[0], segment_seconds=SEGMENT_SECONDS),
+        org_id=TEST_ORG,
+    )
+    await wait_state(services, camera.id, {CameraState.STREAMING})
+    held = settings.node.stall_timeout_seconds + settings.node.connect_timeout_seconds + 1
+    time.sleep(held)  # the loop itself, not this test, is what waits here
+    before = len(await segments_of(services, camera.id))
+    await wait_segments(services, camera.id, before + 2)
+    status = services.nodes.status(camera.id)
+    assert (status.state, status.restarts) == (CameraState.STREAMING, 0), status.last_error
+
+
+@SQLITE_ONLY
 async def test_a_stalled_stream_is_detected_and_restarted(
     services: Services, settings: Settings, sim: SimulatedCameras
 ) -> None:

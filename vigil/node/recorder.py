@@ -60,6 +60,8 @@ _STOP_GRACE_SECONDS = 10.0
 # A camera that streamed until just now is expected back (a reboot, a network blip): it is
 # retried every reconnect_min_seconds for this long, and only then with doubling delays.
 _EXPECTED_BACK_SECONDS = 30.0
+# A watchdog tick this much later than asked for (every 0.5 s) means the loop was held up.
+_LATE_TICK_SECONDS = 2.0
 _DOWN = frozenset({CameraState.STALLED, CameraState.OFFLINE, CameraState.ERROR})
 # ffmpeg's -progress output: "key=value" lines; its error messages never look like that.
 
@@ -354,6 +356,7 @@ class CameraRecorder:
         frames_began = False
         while proc.returncode is None and not self._stopping.is_set():
             # Every recorder's check on the node's one timer (see vigil.node.ticks).
+            asked = self._clock()
             self._woken = TICKS.waiter()
             try:
                 await self._woken
@@ -361,6 +364,11 @@ class CameraRecorder:
                 self._woken = None
             if self._stopping.is_set():
                 break
+            if self._clock() - asked > _LATE_TICK_SECONDS:
+                # The event loop itself was held up (a long start-up, a starved box): what
+                # ffmpeg reported meanwhile waits unread in its pipe. Judge at the next tick,
+                # once the readers have had their turn, not a camera that did nothing wrong.
+                continue
             waited = self._clock() - self._last_progress
             if sub_frames and self._detect is not None:
                 if self._detect.frames_read != frames_read:
