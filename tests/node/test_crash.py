@@ -244,12 +244,13 @@ class Collected:
 
     def __init__(self) -> None:
         self.segments: list[SegmentRecord] = []
+        self.statuses: list[CameraStatus] = []
 
     async def segment_finished(self, record: SegmentRecord) -> None:
         self.segments.append(record)
 
     async def status_changed(self, status: CameraStatus) -> None:
-        pass
+        self.statuses.append(status)
 
 
 async def test_segments_left_in_incoming_are_placed_by_their_run_timeline(

@@ -13,9 +13,9 @@ import pytest
 from tests.backends import SQLITE_ONLY
 from tests.conftest import AUTH_SIM_CREDENTIALS, TEST_ORG
 from tests.node.helpers import eventually, segments_of, wait_segments, wait_state
-from tests.node.test_crash import FRAME_MS, assert_follows
+from tests.node.test_crash import FRAME_MS, Collected, assert_follows
 from vigil.app import Services, stop_services
-from vigil.link.messages import CameraConfig, CameraState, CameraStatus, SegmentRecord
+from vigil.link.messages import CameraConfig, CameraState
 from vigil.node.layout import INCOMING, RecordingsLayout
 from vigil.node.recorder import CameraRecorder
 from vigil.settings import NodeSettings, Settings
@@ -136,19 +136,6 @@ async def _wait_back(sim: SimulatedCameras, name: str) -> int:
     return now_ms()
 
 
-class Statuses:
-    """A recorder's sink that keeps the statuses it is told."""
-
-    def __init__(self) -> None:
-        self.seen: list[CameraStatus] = []
-
-    async def segment_finished(self, record: SegmentRecord) -> None:
-        pass
-
-    async def status_changed(self, status: CameraStatus) -> None:
-        self.seen.append(status)
-
-
 async def test_a_connection_that_never_brings_a_picture_is_ended_with_a_reason(
     tmp_path: Path,
 ) -> None:
@@ -159,20 +146,20 @@ async def test_a_connection_that_never_brings_a_picture_is_ended_with_a_reason(
     hangs.chmod(0o755)
     camera = CameraConfig(id=1, name="hangs", main_url="rtsp://127.0.0.1:9/x")
     settings = NodeSettings(stall_timeout_seconds=1, connect_timeout_seconds=1)
-    sink = Statuses()
+    sink = Collected()
     recorder = CameraRecorder(
         camera, RecordingsLayout(tmp_path / "rec"), str(hangs), settings, sink
     )
     recorder.start()
     try:
         for _ in range(100):
-            if any(s.state is CameraState.ERROR for s in sink.seen):
+            if any(s.state is CameraState.ERROR for s in sink.statuses):
                 break
             await asyncio.sleep(0.1)
     finally:
         await recorder.stop()
-    errors = [s.last_error for s in sink.seen if s.state is CameraState.ERROR]
-    assert errors, [s.state for s in sink.seen]
+    errors = [s.last_error for s in sink.statuses if s.state is CameraState.ERROR]
+    assert errors, [s.state for s in sink.statuses]
     assert errors[0] == "the camera answered but sent no pictures in 2 s"
 
 
